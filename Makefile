@@ -1,0 +1,60 @@
+# Self-documenting: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REF_VENV := .venv-ref
+REF_PY := $(REF_VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv install test lint format typecheck pytest bench bench-quick demo ref-venv clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP): $(PY) setup.py pyproject.toml
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(PY) ## Create the virtualenv (.venv)
+
+install: $(STAMP) ## Install the package with its test extras into .venv
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install ## mypy --strict on posthog/ and the typing checks
+	$(VENV)/bin/mypy
+	@if [ -d tests/typing ]; then $(VENV)/bin/mypy --strict tests/typing; fi
+
+pytest: install ## Run the test suite only
+	$(PY) -m pytest -q
+
+test: lint typecheck pytest ## Lint, typecheck and run the whole suite
+
+demo: install ## Run the SDK against a local fake PostHog and show what it received
+	$(PY) examples/demo.py
+
+$(REF_PY):
+	$(PYTHON) -m venv $(REF_VENV)
+	$(REF_PY) -m pip install -q 'posthog==3.25.0'
+
+ref-venv: $(REF_PY) ## Create .venv-ref with the reference posthog==3.25.0
+
+bench: install ref-venv ## Side-by-side benchmarks against posthog 3.25.0
+	$(PY) -m benchmarks.run
+
+bench-quick: install ref-venv ## The benchmarks in --quick mode
+	$(PY) -m benchmarks.run --quick
+
+clean: ## Remove virtualenvs and caches
+	rm -rf $(VENV) $(REF_VENV) .mypy_cache .ruff_cache build dist *.egg-info

@@ -1,0 +1,422 @@
+"""PostHog for Python: the 3.x module API (settings plus functions) over a lazily created client.
+
+    import posthog
+    posthog.project_api_key = "phc_..."
+    posthog.capture("user-1", "movie played", {"movie_id": "123"})
+
+Settings are read when the first call creates ``posthog.default_client``; ``disabled`` and
+``debug`` are re-applied on every call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Optional, TypeVar
+
+from posthog._dropped_events import DeliveryStats, DropReason
+from posthog._options import DEFAULTS
+from posthog.client import Client, Posthog
+from posthog.exception_capture import Integrations
+from posthog.exceptions import (
+    APIError,
+    DroppedEventError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    InvalidValueError,
+    PostHogError,
+    QuotaLimitError,
+)
+from posthog.types import FeatureFlag, FlagsAndPayloads, FlagValue
+from posthog.version import VERSION
+
+__version__ = VERSION
+
+__all__ = [
+    "VERSION",
+    "APIError",
+    "Client",
+    "DeliveryStats",
+    "DropReason",
+    "DroppedEventError",
+    "FeatureFlag",
+    "FlagValue",
+    "FlagsAndPayloads",
+    "Integrations",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "PostHogError",
+    "Posthog",
+    "QuotaLimitError",
+    "__version__",
+    "alias",
+    "capture",
+    "capture_exception",
+    "feature_enabled",
+    "feature_flag_definitions",
+    "flush",
+    "get_all_flags",
+    "get_all_flags_and_payloads",
+    "get_feature_flag",
+    "get_feature_flag_payload",
+    "get_remote_config_payload",
+    "group_identify",
+    "identify",
+    "join",
+    "load_feature_flags",
+    "page",
+    "screen",
+    "set",
+    "set_once",
+    "shutdown",
+]
+
+# --- module settings (3.x names and defaults) --------------------------------------------
+api_key: Optional[str] = DEFAULTS.api_key
+project_api_key: Optional[str] = DEFAULTS.project_api_key
+host: Optional[str] = DEFAULTS.host
+on_error: Optional[Callable[..., Any]] = DEFAULTS.on_error
+debug: bool = DEFAULTS.debug
+send: bool = DEFAULTS.send
+sync_mode: bool = DEFAULTS.sync_mode
+disabled: bool = DEFAULTS.disabled
+personal_api_key: Optional[str] = DEFAULTS.personal_api_key
+poll_interval: int = DEFAULTS.poll_interval
+disable_geoip: bool = DEFAULTS.disable_geoip
+feature_flags_request_timeout_seconds: float = DEFAULTS.feature_flags_request_timeout_seconds
+super_properties: Optional[dict[str, Any]] = DEFAULTS.super_properties
+enable_exception_autocapture: bool = DEFAULTS.enable_exception_autocapture
+exception_autocapture_integrations: list[Integrations] = []
+log_captured_exceptions: bool = DEFAULTS.log_captured_exceptions
+project_root: Optional[str] = DEFAULTS.project_root
+privacy_mode: bool = DEFAULTS.privacy_mode
+
+default_client: Optional[Client] = None
+
+_client_lock = threading.Lock()
+_T = TypeVar("_T")
+
+
+def _proxy() -> Client:
+    """The default client, created from the module settings on first use (once, under a lock)."""
+    global default_client
+    client = default_client
+    if not client:
+        with _client_lock:
+            client = default_client
+            if not client:
+                client = Client(
+                    api_key,
+                    host=host,
+                    debug=debug,
+                    on_error=on_error,
+                    send=send,
+                    sync_mode=sync_mode,
+                    personal_api_key=personal_api_key,
+                    project_api_key=project_api_key,
+                    poll_interval=poll_interval,
+                    disabled=disabled,
+                    disable_geoip=disable_geoip,
+                    feature_flags_request_timeout_seconds=feature_flags_request_timeout_seconds,
+                    super_properties=super_properties,
+                    enable_exception_autocapture=enable_exception_autocapture,
+                    log_captured_exceptions=log_captured_exceptions,
+                    exception_autocapture_integrations=exception_autocapture_integrations,
+                    project_root=project_root,
+                    privacy_mode=privacy_mode,
+                )
+                default_client = client
+    # 3.x re-applies these two on every call, so toggling them at runtime works.
+    client.disabled = disabled or client.env_disabled
+    client.debug = debug
+    return client
+
+
+def capture(
+    distinct_id: Any,
+    event: str,
+    properties: Optional[Mapping[str, Any]] = None,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    groups: Optional[Mapping[str, Any]] = None,
+    send_feature_flags: bool = False,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Capture ``event`` for ``distinct_id`` (see :meth:`Client.capture`)."""
+    return _proxy().capture(
+        distinct_id,
+        event,
+        properties=properties,
+        context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        groups=groups,
+        send_feature_flags=send_feature_flags,
+        disable_geoip=disable_geoip,
+    )
+
+
+def identify(
+    distinct_id: Any,
+    properties: Optional[Mapping[str, Any]] = None,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Set person properties (``$identify``)."""
+    return _proxy().identify(
+        distinct_id,
+        properties=properties,
+        context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        disable_geoip=disable_geoip,
+    )
+
+
+def set(
+    distinct_id: Any,
+    properties: Optional[Mapping[str, Any]] = None,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Set person properties (``$set``)."""
+    return _proxy().set(
+        distinct_id,
+        properties=properties,
+        context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        disable_geoip=disable_geoip,
+    )
+
+
+def set_once(
+    distinct_id: Any,
+    properties: Optional[Mapping[str, Any]] = None,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Set person properties that are not set yet (``$set_once``)."""
+    return _proxy().set_once(
+        distinct_id,
+        properties=properties,
+        context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        disable_geoip=disable_geoip,
+    )
+
+
+def group_identify(
+    group_type: Any,
+    group_key: Any,
+    properties: Optional[Mapping[str, Any]] = None,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Set properties of a group (``$groupidentify``)."""
+    return _proxy().group_identify(
+        group_type,
+        group_key,
+        properties=properties,
+        context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        disable_geoip=disable_geoip,
+    )
+
+
+def alias(
+    previous_id: Any,
+    distinct_id: Any,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Link ``distinct_id`` to ``previous_id`` (``$create_alias``)."""
+    return _proxy().alias(
+        previous_id, distinct_id, context=context, timestamp=timestamp, uuid=uuid, disable_geoip=disable_geoip
+    )
+
+
+def capture_exception(
+    exception: Any = None,
+    distinct_id: Any = None,
+    properties: Optional[Mapping[str, Any]] = None,
+    context: Any = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    groups: Optional[Mapping[str, Any]] = None,
+    **kwargs: Any,
+) -> Any:
+    """Capture an exception as ``$exception`` (never raises)."""
+    return _proxy().capture_exception(
+        exception,
+        distinct_id=distinct_id,
+        properties=properties,
+        context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        groups=groups,
+        **kwargs,
+    )
+
+
+def feature_enabled(
+    key: str,
+    distinct_id: Any,
+    groups: Optional[Mapping[str, Any]] = None,
+    person_properties: Optional[Mapping[str, Any]] = None,
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: Optional[bool] = None,
+) -> Optional[bool]:
+    """Whether the flag is on for this user (``None`` if undetermined)."""
+    return _proxy().feature_enabled(
+        key,
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+    )
+
+
+def get_feature_flag(
+    key: str,
+    distinct_id: Any,
+    groups: Optional[Mapping[str, Any]] = None,
+    person_properties: Optional[Mapping[str, Any]] = None,
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: Optional[bool] = None,
+) -> Optional[FlagValue]:
+    """The flag's value for this user (``True``/``False``/variant, ``None`` if undetermined)."""
+    return _proxy().get_feature_flag(
+        key,
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+    )
+
+
+def get_all_flags(
+    distinct_id: Any,
+    groups: Optional[Mapping[str, Any]] = None,
+    person_properties: Optional[Mapping[str, Any]] = None,
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    only_evaluate_locally: bool = False,
+    disable_geoip: Optional[bool] = None,
+) -> Optional[dict[str, FlagValue]]:
+    """Every flag's value for this user."""
+    return _proxy().get_all_flags(
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        disable_geoip=disable_geoip,
+    )
+
+
+def get_feature_flag_payload(
+    key: str,
+    distinct_id: Any,
+    match_value: Optional[FlagValue] = None,
+    groups: Optional[Mapping[str, Any]] = None,
+    person_properties: Optional[Mapping[str, Any]] = None,
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: Optional[bool] = None,
+) -> Any:
+    """The flag's payload for this user, as stored (a JSON string), or ``None``."""
+    return _proxy().get_feature_flag_payload(
+        key,
+        distinct_id,
+        match_value=match_value,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+    )
+
+
+def get_remote_config_payload(key: str) -> Any:
+    """A remote-config flag's payload (needs ``personal_api_key``)."""
+    return _proxy().get_remote_config_payload(key)
+
+
+def get_all_flags_and_payloads(
+    distinct_id: Any,
+    groups: Optional[Mapping[str, Any]] = None,
+    person_properties: Optional[Mapping[str, Any]] = None,
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    only_evaluate_locally: bool = False,
+    disable_geoip: Optional[bool] = None,
+) -> FlagsAndPayloads:
+    """Every flag's value and payload."""
+    return _proxy().get_all_flags_and_payloads(
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        disable_geoip=disable_geoip,
+    )
+
+
+def feature_flag_definitions() -> Optional[list[dict[str, Any]]]:
+    """The current flag definitions."""
+    return _proxy().feature_flag_definitions()
+
+
+def load_feature_flags() -> None:
+    """Fetch flag definitions now."""
+    _proxy().load_feature_flags()
+
+
+def page(*args: Any, **kwargs: Any) -> None:
+    """Capture a ``$pageview`` (see :meth:`Client.page`)."""
+    _proxy().page(*args, **kwargs)
+
+
+def screen(*args: Any, **kwargs: Any) -> None:
+    """Capture a ``$screen`` view (see :meth:`Client.screen`)."""
+    _proxy().screen(*args, **kwargs)
+
+
+def flush(timeout: Optional[float] = None) -> None:
+    """Send everything queued, waiting at most ``timeout`` seconds (default 10)."""
+    _proxy().flush(timeout)
+
+
+def join(timeout: Optional[float] = None) -> None:
+    """Stop the background threads after sending what is queued."""
+    _proxy().join(timeout)
+
+
+def shutdown(timeout: Optional[float] = None) -> None:
+    """Flush and stop, within ``timeout`` seconds (default 5)."""
+    _proxy().shutdown(timeout)

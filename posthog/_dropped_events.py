@@ -1,0 +1,119 @@
+"""Why events are dropped, how many, and the one place that tells ``on_error`` and the log."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Final, Optional
+
+from posthog.exceptions import DroppedEventError
+
+__all__ = ["DeliveryStats", "DropReason", "DropRecorder", "OnError"]
+
+log = logging.getLogger("posthog")
+
+#: How long one "episode" of drops for a reason lasts for logging purposes.
+_LOG_WINDOW_SECONDS: Final = 60.0
+
+OnError = Callable[[Exception, Sequence[Any]], Any]
+
+
+class DropReason(str, Enum):
+    """The closed set of reasons an event is not delivered."""
+
+    QUEUE_FULL = "queue_full"
+    TOO_LARGE = "too_large"
+    UNSERIALISABLE = "unserialisable"
+    REJECTED = "rejected"  # the server answered 4xx (other than 408/413/429)
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    AFTER_SHUTDOWN = "after_shutdown"
+    EXIT_DEADLINE = "exit_deadline"  # still pending when a shutdown/exit deadline passed
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """A read-only snapshot of a client's delivery counters."""
+
+    queued: int = 0
+    sent: int = 0
+    dropped: Mapping[DropReason, int] = field(default_factory=lambda: MappingProxyType({}))
+    pending: int = 0
+
+    @property
+    def dropped_total(self) -> int:
+        """All dropped events, whatever the reason."""
+        return sum(self.dropped.values())
+
+
+class DropRecorder:
+    """Counts drops per reason, calls ``on_error`` and logs once per reason per episode."""
+
+    def __init__(self, on_error: Optional[OnError] = None) -> None:
+        self.on_error = on_error
+        self._lock = threading.Lock()
+        self._counts: dict[DropReason, int] = {}
+        self._unlogged: dict[DropReason, int] = {}
+        self._last_logged: dict[DropReason, float] = {}
+
+    def after_fork(self) -> None:
+        """Forget the parent's lock state (it may have been held by a thread that is gone)."""
+        self._lock = threading.Lock()
+
+    def counts(self) -> Mapping[DropReason, int]:
+        """A copy of the counters."""
+        with self._lock:
+            return MappingProxyType(dict(self._counts))
+
+    def record(
+        self,
+        reason: DropReason,
+        batch: Sequence[Any],
+        count: Optional[int] = None,
+        cause: Optional[BaseException] = None,
+        detail: str = "",
+    ) -> None:
+        """Record ``count`` (default ``len(batch)``) dropped events; never raises."""
+        n = len(batch) if count is None else count
+        if n <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            self._counts[reason] = self._counts.get(reason, 0) + n
+            pending = self._unlogged.get(reason, 0) + n
+            last = self._last_logged.get(reason)
+            should_log = last is None or now - last >= _LOG_WINDOW_SECONDS
+            if should_log:
+                self._last_logged[reason] = now
+                self._unlogged[reason] = 0
+            else:
+                self._unlogged[reason] = pending
+        if should_log:
+            text = detail or (str(cause) if cause is not None else "")
+            log.warning(
+                "dropped %d event(s) (%s)%s%s; further drops for this reason are summarised for %ds",
+                pending,
+                reason.value,
+                ": " if text else "",
+                text,
+                int(_LOG_WINDOW_SECONDS),
+            )
+        callback = self.on_error
+        if callback is not None:
+            status = getattr(cause, "status", None)
+            error = DroppedEventError(
+                reason,
+                n,
+                detail or (str(cause) if cause is not None else ""),
+                status if isinstance(status, int) else None,
+            )
+            if cause is not None:
+                error.__cause__ = cause
+            try:
+                callback(error, list(batch))
+            except Exception:  # the application's callback must not break delivery
+                log.debug("on_error callback raised", exc_info=True)

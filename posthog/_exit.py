@@ -1,0 +1,56 @@
+"""One interpreter-exit hook per process that drains every live dispatcher within its deadline."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from posthog._dispatcher import EventDispatcher
+
+__all__ = ["register"]
+
+log = logging.getLogger("posthog")
+
+_lock = threading.Lock()
+_dispatchers: weakref.WeakSet[EventDispatcher] = weakref.WeakSet()
+_installed = False
+
+
+def _drain_all() -> None:
+    started = time.monotonic()
+    for dispatcher in list(_dispatchers):
+        try:
+            # Each client gets its own exit deadline, counted from the start of the exit.
+            remaining = dispatcher.exit_timeout - (time.monotonic() - started)
+            dispatcher.shutdown(max(0.0, remaining), exiting=True)
+        except Exception:  # exit must go on whatever one client does
+            log.debug("error while draining at exit", exc_info=True)
+
+
+def _install() -> None:
+    global _installed
+    # threading._register_atexit runs before non-daemon threads are joined, while our daemon
+    # consumers still run; plain atexit runs later, when they may already be frozen.
+    register_early = getattr(threading, "_register_atexit", None)
+    if register_early is not None:
+        try:
+            register_early(_drain_all)
+            _installed = True
+            return
+        except RuntimeError:  # interpreter already shutting down
+            pass
+    atexit.register(_drain_all)
+    _installed = True
+
+
+def register(dispatcher: EventDispatcher) -> None:
+    """Drain ``dispatcher`` at interpreter exit (weakly held)."""
+    with _lock:
+        _dispatchers.add(dispatcher)
+        if not _installed:
+            _install()

@@ -1,0 +1,62 @@
+"""One table of settings and defaults, read by both the facade and ``Client`` so they cannot drift."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Final, Optional
+
+__all__ = ["DEFAULTS", "FACADE_SETTINGS", "ClientOptions"]
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Every ``Client`` constructor setting with its 3.x default (same order as the 3.x signature)."""
+
+    api_key: Optional[str] = None
+    host: Optional[str] = None
+    debug: bool = False
+    max_queue_size: int = 10000
+    send: bool = True
+    on_error: Any = None
+    flush_at: int = 100
+    flush_interval: float = 0.5
+    gzip: bool = False
+    max_retries: int = 3
+    sync_mode: bool = False
+    timeout: float = 15
+    thread: int = 1
+    poll_interval: int = 30
+    personal_api_key: Optional[str] = None
+    project_api_key: Optional[str] = None
+    disabled: bool = False
+    disable_geoip: bool = True
+    historical_migration: bool = False
+    feature_flags_request_timeout_seconds: float = 3
+    super_properties: Optional[dict[str, Any]] = None
+    enable_exception_autocapture: bool = False
+    log_captured_exceptions: bool = False
+    exception_autocapture_integrations: Any = None
+    project_root: Optional[str] = None
+    privacy_mode: bool = False
+
+
+DEFAULTS: Final = ClientOptions()
+
+#: Module-level settings of the facade (``posthog.<name>``) that are passed to the default client.
+#: 3.x has no module setting for gzip, max_queue_size, flush_at, flush_interval, max_retries,
+#: timeout, thread or historical_migration.
+FACADE_SETTINGS: Final = tuple(
+    f.name
+    for f in fields(ClientOptions)
+    if f.name
+    not in {
+        "gzip",
+        "max_queue_size",
+        "flush_at",
+        "flush_interval",
+        "max_retries",
+        "timeout",
+        "thread",
+        "historical_migration",
+    }
+)

@@ -1,0 +1,141 @@
+"""The bounded FIFO between callers and consumer threads, with what ``flush`` needs to wait on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any, Optional
+
+__all__ = ["EventQueue", "QueuedItem"]
+
+#: (sequence number, message dict)
+QueuedItem = tuple[int, dict[str, Any]]
+
+
+class EventQueue:
+    """Bounded FIFO of messages. ``put`` never blocks unless asked to; every item gets a sequence number.
+
+    Consumers report which sequence numbers they hold (in flight) and when they let go of them,
+    so :meth:`wait_done` can wait for exactly the items put before a given point.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[QueuedItem] = deque()
+        self._mutex = threading.Lock()
+        self._changed = threading.Condition(self._mutex)  # items acknowledged or space freed
+        self._ready = threading.Event()  # set when consumers may find work
+        self._seq = 0
+        self._space_waiters = 0
+        self._in_flight: dict[int, int] = {}  # holder id -> lowest sequence number it holds
+
+    # --- 3.x-style inspection -----------------------------------------------------------
+    def qsize(self) -> int:
+        """Messages waiting (not counting batches being sent)."""
+        return len(self._items)
+
+    def empty(self) -> bool:
+        """True when no message is waiting."""
+        return not self._items
+
+    def full(self) -> bool:
+        """True when the next ``put`` would be refused."""
+        return len(self._items) >= self.maxsize
+
+    # --- producers ------------------------------------------------------------------------
+    def put(self, msg: dict[str, Any], wait: Optional[float] = None) -> bool:
+        """Append ``msg``; False if the queue stays full (for up to ``wait`` seconds when given)."""
+        with self._mutex:
+            if len(self._items) >= self.maxsize and (not wait or not self._wait_for_space(wait)):
+                return False
+            self._seq += 1
+            self._items.append((self._seq, msg))
+        if not self._ready.is_set():
+            self._ready.set()
+        return True
+
+    def _wait_for_space(self, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        self._space_waiters += 1
+        try:
+            while len(self._items) >= self.maxsize:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+        finally:
+            self._space_waiters -= 1
+
+    # --- consumers ------------------------------------------------------------------------
+    def pop(self, holder: int) -> Optional[QueuedItem]:
+        """Take the oldest item and record that ``holder`` now has it in flight."""
+        with self._mutex:
+            if not self._items:
+                return None
+            item = self._items.popleft()
+            if holder not in self._in_flight:
+                self._in_flight[holder] = item[0]
+            if self._space_waiters:
+                self._changed.notify_all()
+            return item
+
+    def push_back(self, holder: int, item: QueuedItem) -> None:
+        """Return an item to the front (a consumer that cannot take it now)."""
+        with self._mutex:
+            self._items.appendleft(item)
+
+    def release(self, holder: int, lowest_still_held: Optional[int] = None) -> None:
+        """``holder`` is done with its items (except those from ``lowest_still_held`` on)."""
+        with self._mutex:
+            if lowest_still_held is None:
+                self._in_flight.pop(holder, None)
+            else:
+                self._in_flight[holder] = lowest_still_held
+            self._changed.notify_all()
+
+    def wait_ready(self, timeout: Optional[float]) -> None:
+        """Block until an item may be available, a wake-up, or ``timeout``."""
+        self._ready.clear()
+        if self._items:
+            return
+        self._ready.wait(timeout)
+
+    def wake(self) -> None:
+        """Wake every consumer waiting in :meth:`wait_ready`."""
+        self._ready.set()
+
+    # --- flush support --------------------------------------------------------------------
+    def last_seq(self) -> int:
+        """The sequence number of the newest item ever put."""
+        with self._mutex:
+            return self._seq
+
+    def _pending_upto(self, seq: int) -> bool:
+        if self._items and self._items[0][0] <= seq:
+            return True
+        return any(low <= seq for low in self._in_flight.values())
+
+    def wait_done(self, seq: int, timeout: Optional[float]) -> bool:
+        """Wait until every item up to ``seq`` has been let go of; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._mutex:
+            while self._pending_upto(seq):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining if remaining is None else min(remaining, 0.5))
+            return True
+
+    def pending_count(self, in_flight_counts: int = 0) -> int:
+        """Items waiting plus ``in_flight_counts`` reported by the caller."""
+        return len(self._items) + in_flight_counts
+
+    def drain(self) -> list[QueuedItem]:
+        """Remove and return everything still waiting."""
+        with self._mutex:
+            items = list(self._items)
+            self._items.clear()
+            self._changed.notify_all()
+            return items

@@ -1,0 +1,47 @@
+"""Which failed requests are retried, and how long to wait before the next attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final, Optional
+
+import backoff
+import requests
+
+from posthog.exceptions import APIError
+
+__all__ = ["MAX_RETRY_AFTER_SECONDS", "is_retryable", "retry_delays"]
+
+#: The first wait is never shorter than this: an immediate retry only hits the same trouble.
+MIN_DELAY_SECONDS: Final = 0.1
+#: No single wait grows past this.
+MAX_DELAY_SECONDS: Final = 30.0
+#: A server's Retry-After is honoured up to this many seconds.
+MAX_RETRY_AFTER_SECONDS: Final = 60.0
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Network errors, 408, 429 and 5xx are worth another try; other 4xx never are."""
+    if isinstance(exc, APIError):
+        status = exc.status
+        if not isinstance(status, int):
+            return False
+        # 429 means "slow down", not "give up"; 408 is the server timing out on us.
+        return status in (408, 429) or status >= 500
+    return isinstance(exc, (requests.exceptions.RequestException, OSError))
+
+
+def retry_delays() -> Iterator[float]:
+    """Full-jitter exponential waits (about 0.1-0.5 s, then up to 1, 2, 4 ... 30 s)."""
+    for ceiling in backoff.expo(base=2, factor=0.5, max_value=MAX_DELAY_SECONDS):
+        if ceiling is None:  # backoff's generators may start with a priming None
+            continue
+        yield max(MIN_DELAY_SECONDS, backoff.full_jitter(ceiling))
+
+
+def delay_for(exc: BaseException, planned: float) -> float:
+    """The wait before the next attempt: the planned backoff, or longer if the server asked."""
+    retry_after: Optional[float] = getattr(exc, "retry_after", None)
+    if retry_after is not None and retry_after > planned:
+        return min(retry_after, MAX_RETRY_AFTER_SECONDS)
+    return planned

@@ -1,0 +1,190 @@
+"""Turn messages into strict JSON bytes, once: convert what JSON cannot carry, drop what cannot be converted.
+
+Nothing here raises for a value's sake: an unconvertible element is dropped (only that element,
+not the list or the event) and the reason is logged once per kind of value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, Final
+from uuid import UUID
+
+__all__ = ["clean", "encode_message", "estimate_size"]
+
+log = logging.getLogger("posthog")
+
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+_MAX_DEPTH: Final = 64
+_DROP: Final = object()
+_logged: set[str] = set()
+
+
+def _note(reason: str, detail: str) -> None:
+    # Once per kind of problem per process: never once per event, never the value itself.
+    if reason not in _logged:
+        _logged.add(reason)
+        log.warning("a property value JSON cannot carry was converted or dropped (%s): %s", reason, detail)
+
+
+def _key(key: object) -> str:
+    if type(key) is str:
+        return key
+    # The same text json.dumps would have produced for a scalar key.
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, (int, float)):
+        return _ENCODER.encode(key) if math.isfinite(key) else str(key)
+    if isinstance(key, str):
+        return str(key)
+    return str(_clean(key, 0, set())) if isinstance(key, (UUID, Decimal, enum.Enum)) else str(key)
+
+
+def _clean(value: Any, depth: int, active: set[int]) -> Any:
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is float:
+        if math.isfinite(value):
+            return value
+        _note("non-finite float", "NaN/Infinity sent as null")
+        return None
+    if depth > _MAX_DEPTH:
+        _note("too deep", f"nesting deeper than {_MAX_DEPTH} levels")
+        return _DROP
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        marker = id(value)
+        if marker in active:
+            _note("recursive", "a container that contains itself")
+            return _DROP
+        active.add(marker)
+        try:
+            if isinstance(value, Mapping):
+                out: dict[str, Any] = {}
+                for k, v in value.items():
+                    cleaned = _clean(v, depth + 1, active)
+                    if cleaned is not _DROP:
+                        out[_key(k)] = cleaned
+                return out
+            items = [_clean(v, depth + 1, active) for v in value]
+            return [v for v in items if v is not _DROP]
+        finally:
+            active.discard(marker)
+    return _convert(value, depth, active)
+
+
+def _convert(value: Any, depth: int, active: set[int]) -> Any:
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return _clean(value.value, depth + 1, active)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _clean(float(value), depth, active)
+    if isinstance(value, (Decimal, Fraction)):
+        return _clean(float(value), depth, active)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, complex):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _clean(dataclasses.asdict(value), depth + 1, active)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value) if isinstance(os.fspath(value), str) else str(value)
+    for method in ("model_dump", "dict", "item"):
+        fn = getattr(value, method, None)
+        if callable(fn):
+            try:
+                return _clean(fn(), depth + 1, active)
+            except Exception as exc:  # a user object's own method failed; drop just this value
+                _note(f"{type(value).__name__}.{method}() failed", type(exc).__name__)
+                return _DROP
+    _note(f"unsupported type {type(value).__name__}", "no JSON form")
+    return _DROP
+
+
+def clean(value: Any) -> Any:
+    """Return a JSON-safe copy of ``value`` (dropped elements are left out and logged once)."""
+    cleaned = _clean(value, 0, set())
+    return None if cleaned is _DROP else cleaned
+
+
+def encode_message(msg: Mapping[str, Any]) -> bytes:
+    """Encode one message as compact, strict, ASCII JSON bytes."""
+    try:
+        return _ENCODER.encode(msg).encode("ascii")
+    except (TypeError, ValueError, RecursionError):
+        # Something needs converting (Decimal, NaN, a set, a cycle...): take the careful path.
+        return _ENCODER.encode(clean(msg)).encode("ascii")
+
+
+_SCALARS: Final = frozenset({int, float, bool, type(None)})
+
+
+def estimate_size(values: Mapping[str, Any], budget: int) -> int:
+    """A cheap estimate of the JSON size of a dict's values, stopping once it passes ``budget``.
+
+    Exact for nothing; used only to decide whether an exact (costly) size check is needed.
+    Non-ASCII text can grow up to 12x when escaped, which callers account for.
+    """
+    total = 0
+    for value in values.values():
+        t = type(value)
+        if t is str:
+            total += len(value)
+        elif t not in _SCALARS:
+            total += _estimate_nested(value, budget)
+            if total > budget:
+                return total
+    return total + 16 * len(values)
+
+
+def _estimate_nested(value: Any, budget: int) -> int:
+    total = 0
+    stack = [value]
+    visited = 0
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is str:
+            total += len(v) + 3
+        elif t in _SCALARS:
+            total += 8
+        elif isinstance(v, Mapping):
+            for k, item in v.items():
+                total += (len(k) if type(k) is str else 8) + 4
+                stack.append(item)
+        elif isinstance(v, (list, tuple, set, frozenset)):
+            stack.extend(v)
+            total += len(v)
+        elif isinstance(v, (bytes, bytearray)):
+            total += len(v)
+        else:
+            total += 24
+        visited += 1
+        if total > budget or visited > 100_000:
+            # Large or pathological (self-referencing): let the exact check decide.
+            return budget + 1
+    return total

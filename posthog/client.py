@@ -1,0 +1,747 @@
+"""``Client`` (and its 3.x alias ``Posthog``): checks arguments, builds messages, hands them on.
+
+It owns no HTTP, JSON, thread or fork code: the dispatcher delivers events, the flag resolver
+answers flag questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+from uuid import uuid4
+
+from posthog import _logging
+from posthog._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
+from posthog._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
+from posthog._messages import finish_message
+from posthog._serialize import encode_message, estimate_size
+from posthog._system_context import system_context
+from posthog._validation import (
+    optional_mapping,
+    require_id,
+    require_mapping,
+    require_optional_id,
+    require_str,
+)
+from posthog.consumer import MAX_MSG_SIZE
+from posthog.feature_flags.resolver import FlagResolver
+from posthog.request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
+from posthog.types import FlagsAndPayloads, FlagValue
+
+__all__ = ["Client"]
+
+log = logging.getLogger("posthog")
+
+EventResult = tuple[bool, Union[dict[str, Any], str]]
+
+# Below this estimate an event cannot reach MAX_MSG_SIZE even if every character needs a
+# 12-byte escape, so the exact (costly) size check is skipped.
+_SAFE_ESTIMATE = MAX_MSG_SIZE // 12
+
+_LOG_RECORD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
+)
+
+
+def _warn_context() -> None:
+    warnings.warn("'context' parameter is deprecated and ignored", DeprecationWarning, stacklevel=3)
+
+
+def _env_disabled() -> bool:
+    return os.environ.get("POSTHOG_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Client:
+    """A PostHog client: events are queued and sent in the background; flags are evaluated locally
+    when definitions are loaded (with a personal API key) and remotely otherwise."""
+
+    log = log
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        host: Optional[str] = None,
+        debug: bool = False,
+        max_queue_size: int = 10000,
+        send: bool = True,
+        on_error: Optional[OnError] = None,
+        flush_at: int = 100,
+        flush_interval: float = 0.5,
+        gzip: bool = False,
+        max_retries: int = 3,
+        sync_mode: bool = False,
+        timeout: float = 15,
+        thread: int = 1,
+        poll_interval: int = 30,
+        personal_api_key: Optional[str] = None,
+        project_api_key: Optional[str] = None,
+        disabled: bool = False,
+        disable_geoip: bool = True,
+        historical_migration: bool = False,
+        feature_flags_request_timeout_seconds: float = 3,
+        super_properties: Optional[dict[str, Any]] = None,
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
+        exception_autocapture_integrations: Optional[list[Any]] = None,
+        project_root: Optional[str] = None,
+        privacy_mode: bool = False,
+        *,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        queue_full_timeout: Optional[float] = None,
+        flag_definitions: Union[Mapping[str, Any], str, os.PathLike[str], None] = None,
+        flag_definitions_cache: Union[str, os.PathLike[str], None] = None,
+    ) -> None:
+        key = project_api_key or api_key
+        require_str("api_key", key)
+        assert isinstance(key, str)  # for mypy; require_str raised otherwise
+        self.api_key: str = key
+        self._debug = False
+        self.debug = debug
+        self.send = send
+        self.sync_mode = sync_mode
+        self.gzip = gzip
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.feature_flags_request_timeout_seconds = feature_flags_request_timeout_seconds
+        #: POSTHOG_DISABLED=1 in the environment disables every client, however it was built.
+        self.env_disabled = _env_disabled()
+        self.disabled = disabled or self.env_disabled
+        self.disable_geoip = disable_geoip
+        self.historical_migration = historical_migration
+        self.super_properties = super_properties
+        self.enable_exception_autocapture = enable_exception_autocapture
+        self.log_captured_exceptions = log_captured_exceptions
+        self.exception_autocapture_integrations = exception_autocapture_integrations
+        self.privacy_mode = privacy_mode
+        self.personal_api_key = personal_api_key
+        self.raw_host = host or DEFAULT_HOST
+        self.host = determine_server_host(host)
+        if project_root is None:
+            try:
+                project_root = os.getcwd()
+            except OSError:
+                project_root = None
+        self.project_root = project_root
+
+        self._drops = DropRecorder(on_error)
+        self._transport = Transport(self.host, timeout)
+        self._dispatcher = EventDispatcher(
+            api_key=self.api_key,
+            transport=self._transport,
+            drops=self._drops,
+            max_queue_size=max_queue_size,
+            flush_at=flush_at,
+            flush_interval=flush_interval,
+            gzip=gzip,
+            max_retries=max_retries,
+            timeout=timeout,
+            threads=thread,
+            historical_migration=historical_migration,
+            sync_mode=sync_mode,
+            shutdown_timeout=shutdown_timeout,
+            queue_full_timeout=queue_full_timeout,
+        )
+        self._flags = FlagResolver(self, definitions=flag_definitions, cache_path=flag_definitions_cache)
+        self.exception_capture: Any = None
+        if enable_exception_autocapture and not self.disabled:
+            from posthog.exception_capture import ExceptionCapture
+
+            self.exception_capture = ExceptionCapture(self, integrations=exception_autocapture_integrations)
+
+    # --- settings that act when changed ----------------------------------------------------
+    @property
+    def debug(self) -> bool:
+        """Show the SDK's debug logging (on the ``posthog`` logger only)."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        value = bool(value)
+        if value != self._debug:
+            self._debug = value
+            _logging.set_debug(value)
+
+    @property
+    def on_error(self) -> Optional[OnError]:
+        """Called as ``on_error(exception, messages)`` for every event that could not be delivered."""
+        return self._drops.on_error
+
+    @on_error.setter
+    def on_error(self, callback: Optional[OnError]) -> None:
+        self._drops.on_error = callback
+
+    @property
+    def queue(self) -> Any:
+        """The bounded queue of messages waiting to be sent (``qsize()``, ``empty()``, ``full()``)."""
+        return self._dispatcher.queue
+
+    @property
+    def consumers(self) -> Optional[list[Any]]:
+        """The consumer threads' workers (``None`` in sync mode, as in 3.x)."""
+        return None if self.sync_mode else self._dispatcher.consumers
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """Delivery counters: queued, sent, pending, and dropped events per :class:`DropReason`."""
+        return self._dispatcher.stats()
+
+    # --- event calls -----------------------------------------------------------------------
+    def capture(
+        self,
+        distinct_id: Any = None,
+        event: Optional[str] = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Optional[Mapping[str, Any]] = None,
+        send_feature_flags: bool = False,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Capture ``event`` for ``distinct_id``; returns ``(accepted, message)``."""
+        if context is not None:
+            _warn_context()
+        require_id("distinct_id", distinct_id)
+        require_str("event", event)
+        if properties and type(properties) is not dict:
+            require_mapping("properties", properties)
+        if groups and type(groups) is not dict:
+            require_mapping("groups", groups)
+        if self.disabled:
+            return False, "disabled"
+        props: dict[str, Any] = self._flags.enrichment(
+            distinct_id,
+            event,  # type: ignore[arg-type]  # checked by require_str above
+            groups,
+            send_feature_flags,
+            disable_geoip,
+        )
+        props.update(system_context())
+        if properties:
+            props.update(properties)
+        if groups:
+            props["$groups"] = dict(groups)
+        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, properties)  # type: ignore[arg-type]
+
+    def identify(
+        self,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Set person properties (``$identify`` with top-level ``$set``)."""
+        return self._person_event(
+            "$identify", "$set", distinct_id, properties, context, timestamp, uuid, disable_geoip
+        )
+
+    def set(
+        self,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Set person properties (``$set``)."""
+        return self._person_event(
+            "$set", "$set", distinct_id, properties, context, timestamp, uuid, disable_geoip
+        )
+
+    def set_once(
+        self,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Set person properties only where not yet set (``$set_once``)."""
+        return self._person_event(
+            "$set_once", "$set_once", distinct_id, properties, context, timestamp, uuid, disable_geoip
+        )
+
+    def _person_event(
+        self,
+        event: str,
+        slot: str,
+        distinct_id: Any,
+        properties: Optional[Mapping[str, Any]],
+        context: Any,
+        timestamp: Any,
+        uuid: Any,
+        disable_geoip: Optional[bool],
+    ) -> EventResult:
+        if context is not None:
+            _warn_context()
+        person = optional_mapping("properties", properties or None)
+        require_id("distinct_id", distinct_id)
+        if self.disabled:
+            return False, "disabled"
+        return self._enqueue(
+            event, distinct_id, {}, timestamp, uuid, disable_geoip, {slot: dict(person)}, person
+        )
+
+    def group_identify(
+        self,
+        group_type: Any = None,
+        group_key: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+        distinct_id: Any = None,
+    ) -> EventResult:
+        """Set properties of a group (``$groupidentify``)."""
+        if context is not None:
+            _warn_context()
+        require_id("group_type", group_type)
+        require_id("group_key", group_key)
+        group_props = optional_mapping("properties", properties or None)
+        if distinct_id:
+            require_id("distinct_id", distinct_id)
+        else:
+            distinct_id = f"${group_type}_{group_key}"
+        if self.disabled:
+            return False, "disabled"
+        props = {"$group_type": group_type, "$group_key": group_key, "$group_set": dict(group_props)}
+        return self._enqueue(
+            "$groupidentify", distinct_id, props, timestamp, uuid, disable_geoip, None, group_props
+        )
+
+    def alias(
+        self,
+        previous_id: Any = None,
+        distinct_id: Any = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Link ``distinct_id`` (the alias) to ``previous_id`` (``$create_alias``)."""
+        if context is not None:
+            _warn_context()
+        require_id("previous_id", previous_id)
+        require_id("distinct_id", distinct_id)
+        if self.disabled:
+            return False, "disabled"
+        props = {"distinct_id": previous_id, "alias": distinct_id}
+        return self._enqueue("$create_alias", previous_id, props, timestamp, uuid, disable_geoip)
+
+    def page(
+        self,
+        distinct_id: Any = None,
+        url: Optional[str] = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Capture a ``$pageview`` of ``url`` (the caller's dict is not modified)."""
+        if context is not None:
+            _warn_context()
+        page_props = optional_mapping("properties", properties or None)
+        require_id("distinct_id", distinct_id)
+        require_str("url", url)
+        if self.disabled:
+            return False, "disabled"
+        props = dict(page_props)
+        props["$current_url"] = url
+        return self._enqueue(
+            "$pageview", distinct_id, props, timestamp, uuid, disable_geoip, None, page_props
+        )
+
+    def screen(
+        self,
+        distinct_id: Any = None,
+        screen_name: Optional[str] = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> EventResult:
+        """Capture a ``$screen`` view of ``screen_name`` (absent from 3.25.0, where it raised)."""
+        if context is not None:
+            _warn_context()
+        screen_props = optional_mapping("properties", properties or None)
+        require_id("distinct_id", distinct_id)
+        require_str("screen_name", screen_name)
+        if self.disabled:
+            return False, "disabled"
+        props = dict(screen_props)
+        props["$screen_name"] = screen_name
+        return self._enqueue(
+            "$screen", distinct_id, props, timestamp, uuid, disable_geoip, None, screen_props
+        )
+
+    def capture_exception(
+        self,
+        exception: Any = None,
+        distinct_id: Any = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        context: Any = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+        groups: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> Optional[EventResult]:
+        """Capture an exception as a ``$exception`` event; never raises.
+
+        ``exception`` may be an exception, an ``exc_info`` triple, or ``None`` for the one being
+        handled. Without a ``distinct_id`` the event is personless.
+        """
+        if context is not None:
+            _warn_context()
+        try:
+            from posthog.exception_utils import exc_info_from, exception_properties
+
+            exc_info = exc_info_from(exception)
+            if exc_info is None:
+                log.warning("No exception information available")
+                return None
+            require_optional_id("distinct_id", distinct_id)
+            extra = optional_mapping("properties", properties or None)
+            props = exception_properties(exc_info, self.project_root)
+            if distinct_id is None:
+                distinct_id = str(uuid4())
+                props["$process_person_profile"] = False
+            props["$exception_personURL"] = (
+                f"{remove_trailing_slash(self.raw_host)}/project/{self.api_key}/person/{distinct_id}"
+            )
+            props.update(extra)
+            if self.log_captured_exceptions:
+                safe_extra = {k: v for k, v in kwargs.items() if k not in _LOG_RECORD_ATTRS}
+                log.error("captured exception: %s", exc_info[1], exc_info=exc_info, extra=safe_extra)
+            return self.capture(
+                distinct_id, "$exception", props, timestamp=timestamp, uuid=uuid, groups=groups
+            )
+        except Exception:  # capture_exception is called from error paths: it must never raise
+            log.exception("Failed to capture exception")
+            return None
+
+    def _enqueue(
+        self,
+        event: str,
+        distinct_id: Any,
+        properties: dict[str, Any],
+        timestamp: Any,
+        uuid: Any,
+        disable_geoip: Optional[bool],
+        extra: Optional[dict[str, Any]] = None,
+        user_data: Optional[Mapping[str, Any]] = None,
+    ) -> EventResult:
+        # Only what the caller passed can be large; an exact size check runs only when a cheap
+        # estimate says the event might pass the limit.
+        geoip = self.disable_geoip if disable_geoip is None else disable_geoip
+        msg = finish_message(event, distinct_id, properties, timestamp, uuid, geoip, self.super_properties)
+        if extra:
+            msg.update(extra)
+        if user_data and estimate_size(user_data, _SAFE_ESTIMATE) > _SAFE_ESTIMATE:
+            size = len(encode_message(msg))
+            if size > MAX_MSG_SIZE:
+                self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{size} bytes > {MAX_MSG_SIZE}")
+                return False, msg
+        if not self.send:
+            return True, msg
+        return self._dispatcher.put(msg), msg
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def flush(self, timeout: Optional[float] = None) -> int:
+        """Send everything queued so far; waits at most ``timeout`` seconds (default 10).
+
+        Returns the number of events still pending when it returned.
+        """
+        return self._dispatcher.flush(timeout)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Stop the background threads after delivering what is queued (bounded by ``timeout``)."""
+        self._dispatcher.shutdown(timeout)
+        self._flags.stop()
+
+    def shutdown(self, timeout: Optional[float] = None) -> None:
+        """Flush and stop, within ``timeout`` seconds (default 5); idempotent; never raises.
+
+        Events still pending at the deadline are reported through ``on_error`` as dropped.
+        """
+        try:
+            self._dispatcher.shutdown(timeout)
+            self._flags.stop()
+            if self.exception_capture is not None:
+                self.exception_capture.close()
+                self.exception_capture = None
+        except Exception:  # shutdown runs on exit paths; it must not raise
+            log.exception("error during shutdown")
+
+    # --- feature flags (see posthog.feature_flags.resolver) -----------------------------------
+    @property
+    def feature_flags(self) -> Optional[list[dict[str, Any]]]:
+        """The flag definitions as received (``None`` before the first load)."""
+        return self._flags.raw_flags()
+
+    @feature_flags.setter
+    def feature_flags(self, flags: Optional[list[dict[str, Any]]]) -> None:
+        self._flags.set_flags(flags)
+
+    @property
+    def feature_flags_by_key(self) -> Optional[dict[str, dict[str, Any]]]:
+        """Flag definitions by key."""
+        return self._flags.raw_flags_by_key()
+
+    @property
+    def group_type_mapping(self) -> Optional[dict[str, Any]]:
+        """Group type index (as a string) to group type name."""
+        return self._flags.raw_group_type_mapping()
+
+    @group_type_mapping.setter
+    def group_type_mapping(self, mapping: Optional[dict[str, Any]]) -> None:
+        self._flags.set_group_type_mapping(mapping)
+
+    @property
+    def cohorts(self) -> Optional[dict[str, Any]]:
+        """Cohort definitions by id (as a string)."""
+        return self._flags.raw_cohorts()
+
+    @cohorts.setter
+    def cohorts(self, cohorts: Optional[dict[str, Any]]) -> None:
+        self._flags.set_cohorts(cohorts)
+
+    @property
+    def poller(self) -> Any:
+        """The background definitions poller, if running."""
+        return self._flags.poller
+
+    @property
+    def distinct_ids_feature_flags_reported(self) -> Any:
+        """The bounded memory of ``$feature_flag_called`` events already sent."""
+        return self._flags.called_events
+
+    def load_feature_flags(self) -> None:
+        """Fetch flag definitions now (and keep polling them); needs ``personal_api_key``."""
+        self._flags.load_now()
+
+    def wait_for_flags(self, timeout: float = 10.0) -> bool:
+        """Wait until flag definitions are loaded; True if they are."""
+        return self._flags.wait_until_loaded(timeout)
+
+    def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
+        """The current flag definitions list."""
+        return self._flags.raw_flags()
+
+    def feature_enabled(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[bool]:
+        """Whether the flag is on for this user (``None`` if it could not be determined)."""
+        value = self.get_feature_flag(
+            key,
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+        )
+        return None if value is None else bool(value)
+
+    def get_feature_flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[FlagValue]:
+        """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
+        require_str("key", key)
+        require_id("distinct_id", distinct_id)
+        if groups is not None:
+            require_mapping("groups", groups)
+        if self.disabled:
+            return None
+        return self._flags.get_feature_flag(
+            key,
+            distinct_id,
+            groups=groups or {},
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+        )
+
+    def get_feature_flag_payload(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        match_value: Optional[FlagValue] = None,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+    ) -> Any:
+        """The flag's payload for this user, as stored by PostHog (a JSON string), or ``None``."""
+        if self.disabled:
+            return None
+        require_str("key", key)
+        require_id("distinct_id", distinct_id)
+        if groups is not None:
+            require_mapping("groups", groups)
+        return self._flags.get_feature_flag_payload(
+            key,
+            distinct_id,
+            match_value=match_value,
+            groups=groups or {},
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+        )
+
+    def get_all_flags(
+        self,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[dict[str, FlagValue]]:
+        """Every flag's value for this user (``None`` when disabled)."""
+        result = self.get_all_flags_and_payloads(
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            disable_geoip=disable_geoip,
+        )
+        return result["featureFlags"]
+
+    def get_all_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        disable_geoip: Optional[bool] = None,
+    ) -> FlagsAndPayloads:
+        """Every flag's value and payload: ``{"featureFlags": ..., "featureFlagPayloads": ...}``."""
+        if self.disabled:
+            return {"featureFlags": None, "featureFlagPayloads": None}
+        require_id("distinct_id", distinct_id)
+        if groups is not None:
+            require_mapping("groups", groups)
+        return self._flags.get_all_flags_and_payloads(
+            distinct_id,
+            groups=groups or {},
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            disable_geoip=disable_geoip,
+        )
+
+    def get_remote_config_payload(self, key: str) -> Any:
+        """A remote-config flag's payload (needs ``personal_api_key``); ``None`` on any error."""
+        if self.disabled:
+            return None
+        return self._flags.get_remote_config_payload(key)
+
+    def get_flags_decision(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> Any:
+        """Ask the server for every flag (raises on errors, as 3.x)."""
+        require_id("distinct_id", distinct_id)
+        if groups:
+            require_mapping("groups", groups)
+        return self._flags.remote_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+
+    def get_feature_variants(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> dict[str, FlagValue]:
+        """Remote: every flag's value."""
+        decision = self.get_flags_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+        return {key: flag.get_value() for key, flag in decision["flags"].items()}
+
+    def get_feature_payloads(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> dict[str, Any]:
+        """Remote: payloads of enabled flags that have one."""
+        decision = self.get_flags_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+        return {
+            key: flag.metadata.payload
+            for key, flag in decision["flags"].items()
+            if flag.enabled and flag.metadata.payload
+        }
+
+    def get_feature_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> FlagsAndPayloads:
+        """Remote: values and payloads."""
+        return {
+            "featureFlags": self.get_feature_variants(
+                distinct_id, groups, person_properties, group_properties, disable_geoip
+            ),
+            "featureFlagPayloads": self.get_feature_payloads(
+                distinct_id, groups, person_properties, group_properties, disable_geoip
+            ),
+        }
+
+
+class Posthog(Client):
+    """The 3.x name of :class:`Client` (``from posthog import Posthog``)."""

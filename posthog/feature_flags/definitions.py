@@ -1,0 +1,606 @@
+"""Flag definitions parsed once into an immutable, typed snapshot ready for evaluation.
+
+``FlagDefinitions.parse`` turns the local-evaluation JSON (flags.md §1) into frozen objects
+whose property filters are pre-parsed: operators resolved, comparison text case-folded,
+regexes compiled, numbers and dates parsed. Evaluation (``properties``, ``evaluation``)
+then does no parsing per call.
+
+Parsing never raises. A part of a definition that 3.x could not evaluate (wrong types,
+missing keys) is recorded as an error string at the place where 3.x would fail; evaluation
+raises ``MalformedDefinitionError`` when it reaches that place, so the flag becomes
+inconclusive exactly when 3.x would have failed, and every other flag is unaffected.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator as _op
+import re
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import IntEnum
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Final, Optional, Union
+
+from dateutil import parser as _date_parser
+
+__all__ = [
+    "EMPTY_DEFINITIONS",
+    "CohortFilter",
+    "Condition",
+    "DateForm",
+    "FlagDefinition",
+    "FlagDefinitions",
+    "Leaf",
+    "MalformedDefinitionError",
+    "MalformedFilter",
+    "Operator",
+    "PropertyFilter",
+    "PropertyGroup",
+    "Variant",
+    "parse_condition",
+    "parse_date_text",
+    "parse_flag",
+    "parse_leaf",
+    "parse_property_filter",
+    "parse_property_group",
+    "parse_relative_date",
+    "parse_variants",
+]
+
+log = logging.getLogger("posthog")
+
+
+class MalformedDefinitionError(ValueError):
+    """Evaluation reached a part of a flag definition that cannot be evaluated."""
+
+
+class Operator(IntEnum):
+    """Property filter operators; ``UNKNOWN`` covers every name 3.25.0 does not implement."""
+
+    EXACT = 0
+    IS_NOT = 1
+    IS_SET = 2
+    IS_NOT_SET = 3
+    ICONTAINS = 4
+    NOT_ICONTAINS = 5
+    REGEX = 6
+    NOT_REGEX = 7
+    GT = 8
+    GTE = 9
+    LT = 10
+    LTE = 11
+    IS_DATE_BEFORE = 12
+    IS_DATE_AFTER = 13
+    UNKNOWN = 14
+
+
+_OPERATORS: Final[Mapping[str, Operator]] = MappingProxyType(
+    {op.name.lower(): op for op in Operator if op is not Operator.UNKNOWN}
+)
+_COMPARATORS: Final[Mapping[Operator, Callable[[Any, Any], bool]]] = MappingProxyType(
+    {Operator.GT: _op.gt, Operator.GTE: _op.ge, Operator.LT: _op.lt, Operator.LTE: _op.le}
+)
+
+
+class DateForm(IntEnum):
+    """How the operand of a date filter is obtained at evaluation time."""
+
+    ABSOLUTE = 0  # parsed once: ``PropertyFilter.date_value``
+    RELATIVE = 1  # "7d": ``PropertyFilter.relative`` subtracted from now
+    DYNAMIC = 2  # a partial date ("June", "10:00") whose missing fields default to today
+    INVALID = 3  # not a date: the filter is inconclusive
+
+
+@dataclass(frozen=True)
+class PropertyFilter:
+    """One person/group property filter with its operand pre-parsed for ``operator``."""
+
+    key: Any  # hashable: an unhashable key gives a MalformedFilter
+    operator: Operator
+    operator_name: object  # as received, for messages
+    value: object
+    value_text: str = ""  # str(value)
+    folded: str = ""  # str(value).casefold() (exact, is_not, icontains, not_icontains)
+    folded_choices: Optional[frozenset[str]] = None  # exact/is_not with a list value
+    pattern: Optional[re.Pattern[str]] = None  # regex/not_regex; None means an invalid pattern
+    number: Optional[float] = None  # gt/gte/lt/lte: float(value), None when unparsable
+    compare: Optional[Callable[[Any, Any], bool]] = None
+    date_form: DateForm = DateForm.INVALID
+    date_value: Optional[datetime] = None
+    relative: Optional[tuple[int, str]] = None
+    negation: bool = False  # only meaningful inside cohort definitions (flags.md §5)
+    error: Optional[str] = None  # raised once the key is present and the value not None
+
+
+@dataclass(frozen=True)
+class CohortFilter:
+    """A ``{"type": "cohort", "value": id}`` filter."""
+
+    cohort_id: str
+    negation: bool = False
+
+
+@dataclass(frozen=True)
+class MalformedFilter:
+    """A filter 3.x would crash on (not an object, unhashable key); raises when reached."""
+
+    reason: str
+    negation: bool = False
+
+
+Leaf = Union[PropertyFilter, CohortFilter, MalformedFilter]
+
+
+@dataclass(frozen=True)
+class PropertyGroup:
+    """A cohort's ``{"type": "AND"|"OR", "values": [...]}``; no groups and no leaves means match."""
+
+    is_and: bool = False
+    nested: bool = False
+    groups: tuple[PropertyGroup, ...] = ()
+    leaves: tuple[Leaf, ...] = ()
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One entry of ``filters.groups``."""
+
+    properties: tuple[Leaf, ...]
+    rollout_percentage: object
+    threshold: Optional[float]  # rollout_percentage / 100; None means no rollout restriction
+    variant: object  # as received
+    variant_override: object  # the variant to return on match, when it is one of the flag's variants
+    error: Optional[str] = None  # raised before the properties are checked
+    rollout_error: Optional[str] = None  # raised when the rollout check is reached
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One multivariate entry with its half-open bucket range ``[value_min, value_max)``."""
+
+    key: Any
+    rollout_percentage: object
+    value_min: float
+    value_max: float
+
+
+@dataclass(frozen=True)
+class FlagDefinition:
+    """One flag, ready to evaluate; see ``evaluation.evaluate_flag``."""
+
+    key: str
+    active: bool
+    ensure_experience_continuity: bool
+    aggregation_group_type_index: object
+    group_type_key: Optional[str]  # str(aggregation_group_type_index), None for person flags
+    conditions: tuple[Condition, ...]  # variant-override conditions first (stable)
+    variants: tuple[Variant, ...]
+    variant_keys: frozenset[Any]
+    payloads: Mapping[Any, Any]
+    raw: Mapping[str, Any]
+    error: Optional[str] = None  # raised right after the active check
+    conditions_error: Optional[str] = None  # raised when the conditions are about to be evaluated
+    variants_error: Optional[str] = None  # raised when a variant has to be picked by hash
+
+    @property
+    def is_malformed(self) -> bool:
+        """Whether some part of this flag cannot be evaluated locally."""
+        return (
+            self.error is not None
+            or self.conditions_error is not None
+            or self.variants_error is not None
+            or any(c.error is not None or c.rollout_error is not None for c in self.conditions)
+        )
+
+
+_EMPTY_MAPPING: Final[Mapping[Any, Any]] = MappingProxyType({})
+_ALWAYS_TRUE: Final = PropertyGroup()
+
+
+@dataclass(frozen=True)
+class FlagDefinitions:
+    """An immutable snapshot of the local-evaluation definitions; swap the whole object to update."""
+
+    flags: tuple[FlagDefinition, ...]
+    by_key: Mapping[str, FlagDefinition]
+    group_type_mapping: Mapping[str, str]
+    cohorts: Mapping[str, PropertyGroup]
+    raw_flags: list[dict[str, Any]] = field(default_factory=list)
+    raw_group_type_mapping: dict[str, Any] = field(default_factory=dict)
+    raw_cohorts: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.flags)
+
+    @classmethod
+    def parse(
+        cls, flags: object, group_type_mapping: object = None, cohorts: object = None
+    ) -> FlagDefinitions:
+        """Build a snapshot from the three parts of the response; never raises (``None`` → empty)."""
+        raw_flags: list[Any] = _as_container(flags, list, "flags")
+        raw_mapping: dict[str, Any] = _as_container(group_type_mapping, dict, "group_type_mapping")
+        raw_cohorts: dict[str, Any] = _as_container(cohorts, dict, "cohorts")
+
+        parsed: list[FlagDefinition] = []
+        by_key: dict[str, FlagDefinition] = {}
+        for raw in raw_flags:
+            if not isinstance(raw, dict):
+                _warn_once("?", f"flag definition is a {type(raw).__name__}, not an object; skipped")
+                continue
+            definition = parse_flag(raw)
+            parsed.append(definition)
+            if isinstance(raw.get("key"), str):
+                by_key[definition.key] = definition  # a duplicate key: the last one wins, as in 3.x
+
+        mapping = {k: v for k, v in raw_mapping.items() if isinstance(k, str) and isinstance(v, str)}
+        parsed_cohorts = {k: _parse_cohort(k, v) for k, v in raw_cohorts.items() if isinstance(k, str)}
+        return cls(
+            flags=tuple(parsed),
+            by_key=MappingProxyType(by_key),
+            group_type_mapping=MappingProxyType(mapping),
+            cohorts=MappingProxyType(parsed_cohorts),
+            raw_flags=raw_flags,
+            raw_group_type_mapping=raw_mapping,
+            raw_cohorts=raw_cohorts,
+        )
+
+    @classmethod
+    def from_response(cls, body: object) -> FlagDefinitions:
+        """Build a snapshot from the local-evaluation endpoint body.
+
+        Raises:
+            ValueError: ``body`` is not an object or lacks ``flags``, ``group_type_mapping`` or
+                ``cohorts`` (3.x treats such a response as a failed load).
+        """
+        if not isinstance(body, dict):
+            raise ValueError(f"flag definitions response must be an object, got {type(body).__name__}")
+        missing = [k for k in ("flags", "group_type_mapping", "cohorts") if k not in body]
+        if missing:
+            raise ValueError(f"flag definitions response lacks {', '.join(missing)}")
+        return cls.parse(body["flags"], body["group_type_mapping"], body["cohorts"])
+
+
+def _as_container(value: object, kind: type[Any], what: str) -> Any:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        log.warning(
+            "[FEATURE FLAGS] %s must be a %s, got %s; ignored", what, kind.__name__, type(value).__name__
+        )
+        return kind()
+    return value
+
+
+# Reasons already logged, so that a poll every 30 s does not repeat the same warning.
+_LOGGED: set[tuple[str, str]] = set()
+_LOGGED_LIMIT: Final = 1024
+
+
+def _warn_once(key: str, reason: str) -> None:
+    entry = (key, reason)
+    if entry in _LOGGED:
+        return
+    if len(_LOGGED) >= _LOGGED_LIMIT:
+        _LOGGED.clear()
+    _LOGGED.add(entry)
+    log.warning("[FEATURE FLAGS] flag %r cannot be evaluated locally: %s", key, reason)
+
+
+def _parse_cohort(cohort_id: str, raw: object) -> PropertyGroup:
+    group = _guarded_group(raw)
+    if group.error is not None:
+        _warn_once(f"cohort {cohort_id}", group.error)
+    return group
+
+
+def _guarded_group(raw: object) -> PropertyGroup:
+    try:
+        return parse_property_group(raw)
+    except Exception as exc:  # parsing must never fail (e.g. absurdly deep nesting)
+        return PropertyGroup(error=f"unparsable property group ({type(exc).__name__})")
+
+
+# --- flags -------------------------------------------------------------------------------
+
+
+def parse_flag(raw: Mapping[str, Any]) -> FlagDefinition:
+    """Parse one flag object (flags.md §3); never raises."""
+    raw_key = raw.get("key")
+    key = raw_key if isinstance(raw_key, str) else str(raw_key)
+    try:
+        definition = _parse_flag(key, raw)
+    except Exception as exc:  # parsing must never fail; the flag alone becomes inconclusive
+        definition = _broken_flag(key, raw, f"unparsable definition ({type(exc).__name__}: {exc})")
+    if definition.is_malformed:
+        _warn_once(key, _first_error(definition))
+    return definition
+
+
+def _first_error(definition: FlagDefinition) -> str:
+    for reason in (definition.error, definition.conditions_error, definition.variants_error):
+        if reason is not None:
+            return reason
+    for condition in definition.conditions:
+        if condition.error is not None:
+            return condition.error
+        if condition.rollout_error is not None:
+            return condition.rollout_error
+    return "malformed"
+
+
+def _broken_flag(key: str, raw: Mapping[str, Any], reason: str) -> FlagDefinition:
+    return FlagDefinition(
+        key=key,
+        active=_truthy(raw, "active"),
+        ensure_experience_continuity=_truthy(raw, "ensure_experience_continuity"),
+        aggregation_group_type_index=None,
+        group_type_key=None,
+        conditions=(),
+        variants=(),
+        variant_keys=frozenset(),
+        payloads=_EMPTY_MAPPING,
+        raw=raw,
+        error=reason,
+    )
+
+
+def _truthy(raw: Mapping[str, Any], name: str) -> bool:
+    try:
+        return bool(raw.get(name))
+    except Exception:  # only reachable with non-JSON objects; parse_flag must not raise
+        return False
+
+
+def _parse_flag(key: str, raw: Mapping[str, Any]) -> FlagDefinition:
+    filters = raw.get("filters") or {}
+    if not isinstance(filters, dict):
+        return _broken_flag(key, raw, f"filters is a {type(filters).__name__}, not an object")
+
+    index = filters.get("aggregation_group_type_index")
+    payloads = filters.get("payloads") or {}
+    common: dict[str, Any] = {
+        "key": key,
+        "active": bool(raw.get("active")),
+        "ensure_experience_continuity": bool(raw.get("ensure_experience_continuity")),
+        "aggregation_group_type_index": index,
+        "group_type_key": None if index is None else str(index),
+        "payloads": MappingProxyType(payloads) if isinstance(payloads, dict) else _EMPTY_MAPPING,
+        "raw": raw,
+    }
+
+    raw_conditions = filters.get("groups") or []
+    multivariate = filters.get("multivariate") or {}
+    problem = None
+    raw_variants: Any = []
+    if not isinstance(raw_conditions, list):
+        problem = f"filters.groups is a {type(raw_conditions).__name__}, not a list"
+    elif not all(isinstance(c, dict) for c in raw_conditions):
+        problem = "a condition in filters.groups is not an object"
+    elif not isinstance(multivariate, dict):
+        problem = f"filters.multivariate is a {type(multivariate).__name__}, not an object"
+    else:
+        raw_variants = multivariate.get("variants") or []
+        if not isinstance(raw_variants, list):
+            problem = f"multivariate.variants is a {type(raw_variants).__name__}, not a list"
+        elif not all(isinstance(v, dict) and "key" in v for v in raw_variants):
+            problem = "a variant is not an object with a key"
+    if problem is not None:
+        empty: dict[str, Any] = {"conditions": (), "variants": (), "variant_keys": frozenset()}
+        return FlagDefinition(**common, **empty, conditions_error=problem)
+
+    valid_keys = [v["key"] for v in raw_variants]
+    variants, variants_error = parse_variants(raw_variants)
+    conditions = [parse_condition(c, valid_keys) for c in raw_conditions]
+    # flags.md §3: conditions that name a variant first, stable otherwise.
+    order = sorted(range(len(conditions)), key=lambda i: 0 if raw_conditions[i].get("variant") else 1)
+    return FlagDefinition(
+        **common,
+        conditions=tuple(conditions[i] for i in order),
+        variants=variants,
+        variant_keys=frozenset(k for k in valid_keys if isinstance(k, Hashable)),
+        variants_error=variants_error,
+    )
+
+
+def parse_variants(raw_variants: object) -> tuple[tuple[Variant, ...], Optional[str]]:
+    """The variant lookup table (flags.md §2), or ``((), reason)`` when it cannot be built."""
+    if not isinstance(raw_variants, list):
+        return (), f"multivariate.variants is a {type(raw_variants).__name__}, not a list"
+    # The bounds accumulate in double arithmetic exactly as 3.x computes them.
+    variants: list[Variant] = []
+    value_min: Any = 0
+    for raw in raw_variants:
+        if not isinstance(raw, dict) or "key" not in raw:
+            return (), "a variant is not an object with a key"
+        if "rollout_percentage" not in raw:
+            return (), "a variant has no rollout_percentage"
+        percentage = raw["rollout_percentage"]
+        try:
+            value_max = value_min + percentage / 100
+            _ = value_min <= 0.5 < value_max  # the comparison evaluation will make
+        except Exception as exc:  # a non-numeric percentage: 3.x fails when it picks a variant
+            return (), f"variant rollout_percentage {percentage!r} is not a number ({type(exc).__name__})"
+        variants.append(Variant(raw["key"], percentage, value_min, value_max))
+        value_min = value_max
+    return tuple(variants), None
+
+
+def parse_condition(raw: Mapping[str, Any], valid_variant_keys: list[Any]) -> Condition:
+    """Parse one entry of ``filters.groups`` (flags.md §3)."""
+    raw_properties = raw.get("properties") or []
+    error = None
+    leaves: tuple[Leaf, ...] = ()
+    if isinstance(raw_properties, list):
+        leaves = tuple(parse_leaf(p, in_cohort=False) for p in raw_properties)
+    else:
+        error = f"condition properties is a {type(raw_properties).__name__}, not a list"
+
+    percentage = raw.get("rollout_percentage")
+    threshold: Optional[float] = None
+    rollout_error = None
+    if percentage is not None:
+        try:
+            threshold = percentage / 100
+            _ = threshold < 0.5  # the comparison evaluation will make
+        except Exception as exc:
+            threshold = None
+            rollout_error = f"rollout_percentage {percentage!r} is not a number ({type(exc).__name__})"
+
+    variant = raw.get("variant")
+    override = variant if variant and variant in valid_variant_keys else None
+    return Condition(leaves, percentage, threshold, variant, override, error, rollout_error)
+
+
+# --- property groups and filters ---------------------------------------------------------
+
+
+def parse_property_group(raw: object) -> PropertyGroup:
+    """Parse a cohort property group (flags.md §5)."""
+    if not raw:
+        return _ALWAYS_TRUE
+    if not isinstance(raw, dict):
+        return PropertyGroup(error=f"property group is a {type(raw).__name__}, not an object")
+    is_and = raw.get("type") == "AND"
+    values = raw.get("values")
+    if not values:
+        return _ALWAYS_TRUE
+    if not isinstance(values, list):
+        return PropertyGroup(error=f"property group values is a {type(values).__name__}, not a list")
+    try:
+        # 3.x decides "nested or leaves" with `"values" in values[0]`, whatever its type.
+        nested = "values" in values[0]
+    except TypeError:
+        return PropertyGroup(error=f"property group entry is a {type(values[0]).__name__}")
+    if nested:
+        return PropertyGroup(
+            is_and=is_and, nested=True, groups=tuple(parse_property_group(v) for v in values)
+        )
+    return PropertyGroup(is_and=is_and, leaves=tuple(parse_leaf(v, in_cohort=True) for v in values))
+
+
+def parse_leaf(raw: object, *, in_cohort: bool) -> Leaf:
+    """Parse one filter of a condition or of a cohort group."""
+    if not isinstance(raw, dict):
+        return MalformedFilter(f"property filter is a {type(raw).__name__}, not an object")
+    negation = bool(raw.get("negation", False)) if in_cohort else False
+    if raw.get("type") == "cohort":
+        return CohortFilter(str(raw.get("value")), negation)
+    return parse_property_filter(raw, negation=negation)
+
+
+def parse_property_filter(
+    raw: Mapping[str, Any], *, negation: bool = False
+) -> Union[PropertyFilter, MalformedFilter]:
+    """Parse a person/group property filter, pre-computing its operand (flags.md §4)."""
+    key = raw.get("key")
+    try:
+        hash(key)
+    except TypeError:
+        return MalformedFilter(f"property key {key!r} is not hashable", negation)
+    operator_name = raw.get("operator") or "exact"
+    operator = (
+        _OPERATORS.get(operator_name, Operator.UNKNOWN)
+        if isinstance(operator_name, str)
+        else Operator.UNKNOWN
+    )
+    value = raw.get("value")
+    fields: dict[str, Any] = {}
+    if operator in (Operator.EXACT, Operator.IS_NOT):
+        if isinstance(value, list):
+            fields["folded_choices"] = frozenset(str(v).casefold() for v in value)
+        else:
+            fields["folded"] = str(value).casefold()
+    elif operator in (Operator.ICONTAINS, Operator.NOT_ICONTAINS):
+        fields["folded"] = str(value).casefold()
+    elif operator in (Operator.REGEX, Operator.NOT_REGEX):
+        try:
+            fields["pattern"] = re.compile(str(value))
+        except re.error:
+            pass  # invalid pattern: neither regex nor not_regex matches
+        except Exception as exc:  # e.g. OverflowError, which 3.x does not catch
+            fields["error"] = f"regex {str(value)!r} cannot be compiled ({type(exc).__name__})"
+    elif operator in _COMPARATORS:
+        fields["value_text"] = str(value)
+        fields["compare"] = _COMPARATORS[operator]
+        try:
+            fields["number"] = float(value)  # type: ignore[arg-type]
+        except Exception:
+            pass  # unparsable: compared as text
+    elif operator in (Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER):
+        text = str(value)
+        fields["value_text"] = text
+        relative = parse_relative_date(text)
+        if relative is not None:
+            fields["date_form"] = DateForm.RELATIVE
+            fields["relative"] = relative
+        else:
+            form, parsed = _classify_date_text(text)
+            fields["date_form"] = form
+            fields["date_value"] = parsed
+    return PropertyFilter(key, operator, operator_name, value, negation=negation, **fields)
+
+
+# --- dates -------------------------------------------------------------------------------
+
+_RELATIVE_DATE: Final = re.compile(r"^-?([0-9]+)([a-z])$")
+_RELATIVE_UNITS: Final = frozenset("hdwmy")
+
+
+def parse_relative_date(text: str) -> Optional[tuple[int, str]]:
+    """``"7d"``/``"-7d"`` → ``(7, "d")``; None when ``text`` is not a relative date (flags.md §4)."""
+    match = _RELATIVE_DATE.match(text)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    unit = match.group(2)
+    if number >= 10_000 or unit not in _RELATIVE_UNITS:
+        return None
+    return number, unit
+
+
+# Two defaults that differ in year, month and day: a text whose parse is the same under both does
+# not depend on "today". Leap years and 31-day months, so that no explicit day fails under them
+# that could succeed under the real default.
+_PROBE_DEFAULTS: Final = (datetime(2004, 1, 31), datetime(2008, 3, 31))
+
+
+def _parse_with_default(text: str, default: Optional[datetime]) -> Optional[datetime]:
+    try:
+        parsed = _date_parser.parse(text, default=default)
+    except Exception:  # ParserError, OverflowError, ...: 3.x treats all as "not a valid format"
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+@lru_cache(maxsize=4096)
+def _classify_date_text(text: str) -> tuple[DateForm, Optional[datetime]]:
+    first = _parse_with_default(text, _PROBE_DEFAULTS[0])
+    second = _parse_with_default(text, _PROBE_DEFAULTS[1])
+    if first is None and second is None:
+        return DateForm.INVALID, None
+    if (
+        first is not None
+        and second is not None
+        and first == second
+        and first.utcoffset() == second.utcoffset()
+    ):
+        return DateForm.ABSOLUTE, first
+    return DateForm.DYNAMIC, None
+
+
+def parse_date_text(text: str) -> Optional[datetime]:
+    """Parse like ``dateutil.parser.parse`` (naive → UTC); None when not a date.
+
+    Results that do not depend on today's date are cached.
+    """
+    form, parsed = _classify_date_text(text)
+    if form is DateForm.DYNAMIC:
+        return _parse_with_default(text, None)
+    return parsed
+
+
+EMPTY_DEFINITIONS: Final[FlagDefinitions] = FlagDefinitions.parse(None)

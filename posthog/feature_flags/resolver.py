@@ -1,0 +1,589 @@
+"""FlagResolver: local evaluation first, the server for what cannot be decided locally.
+
+It owns the definitions snapshot (swapped in one assignment by the poller), the poller itself,
+remote fallback and ``$feature_flag_called`` reporting. The client's only contact with flags.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Optional, Union
+
+from posthog._retry import retry_delays
+from posthog.exceptions import APIError, QuotaLimitError
+from posthog.feature_flags.called_events import CalledEvents
+from posthog.feature_flags.definitions import EMPTY_DEFINITIONS, FlagDefinitions
+from posthog.feature_flags.evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
+from posthog.feature_flags.remote import build_flags_body, fetch_flags
+from posthog.poller import Poller
+from posthog.types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from posthog.client import Client
+
+__all__ = ["FlagResolver"]
+
+log = logging.getLogger("posthog")
+
+#: Timeout of the definitions request (3.x: 10 s); it runs on the poller thread only.
+DEFINITIONS_TIMEOUT: Final = 10.0
+#: A definitions cache file older than this is not used at start-up.
+CACHE_MAX_AGE_SECONDS: Final = 3600.0
+_ENRICHMENT_CACHE_SIZE: Final = 10_000
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _load_json_file(path: PathLike) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+class FlagResolver:
+    """Answers flag questions for one client."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        definitions: Union[Mapping[str, Any], PathLike, None] = None,
+        cache_path: Optional[PathLike] = None,
+    ) -> None:
+        self._client = client
+        self._snapshot: Optional[FlagDefinitions] = None  # None: never loaded
+        self._etag: Optional[str] = None
+        self._lock = threading.Lock()
+        self._first_attempt = threading.Event()
+        self._poller_pid = -1
+        self._failure_delays: Optional[Iterator[float]] = None
+        self._logged_failure: Optional[str] = None
+        self.poller: Optional[Poller] = None
+        self.called_events = CalledEvents()
+        self._enrichment: tuple[Optional[FlagDefinitions], dict[Any, dict[str, Any]]] = (None, {})
+        self._cache_path = cache_path
+        self.local_only = False
+        if definitions is not None:
+            body = (
+                _load_json_file(definitions) if isinstance(definitions, (str, os.PathLike)) else definitions
+            )
+            self._swap(FlagDefinitions.from_response(body))
+            # Offline definitions without a personal key: no network for flags at all.
+            self.local_only = not client.personal_api_key
+        elif cache_path is not None:
+            self._load_cache(cache_path)
+        if client.personal_api_key and client.send and not client.disabled:
+            self._ensure_poller()
+
+    # --- the snapshot ----------------------------------------------------------------------
+    def _swap(self, snapshot: FlagDefinitions) -> None:
+        self._snapshot = snapshot
+        self._first_attempt.set()
+
+    def _current(self) -> Optional[FlagDefinitions]:
+        """The loaded snapshot, waiting (at most the flag timeout) for a first load in progress."""
+        snapshot = self._snapshot
+        if snapshot is not None:
+            if self.poller is not None and self._poller_pid != os.getpid():
+                self._ensure_poller()  # forked child: keep the snapshot, restart polling
+            return snapshot
+        client = self._client
+        if not client.personal_api_key or self.local_only:
+            return None
+        self._ensure_poller()
+        if not self._first_attempt.is_set():
+            self._first_attempt.wait(client.feature_flags_request_timeout_seconds)
+        return self._snapshot
+
+    def raw_flags(self) -> Optional[list[dict[str, Any]]]:
+        """Definitions as received."""
+        snapshot = self._snapshot
+        return None if snapshot is None else snapshot.raw_flags
+
+    def raw_flags_by_key(self) -> Optional[dict[str, dict[str, Any]]]:
+        """Definitions by key."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return None
+        return {flag["key"]: flag for flag in snapshot.raw_flags if isinstance(flag, dict) and "key" in flag}
+
+    def raw_group_type_mapping(self) -> Optional[dict[str, Any]]:
+        """Group type mapping as received."""
+        snapshot = self._snapshot
+        return None if snapshot is None else snapshot.raw_group_type_mapping
+
+    def raw_cohorts(self) -> Optional[dict[str, Any]]:
+        """Cohorts as received."""
+        snapshot = self._snapshot
+        return None if snapshot is None else snapshot.raw_cohorts
+
+    def _replace(self, flags: Any = ..., mapping: Any = ..., cohorts: Any = ...) -> None:
+        with self._lock:
+            old = self._snapshot or EMPTY_DEFINITIONS
+            self._swap(
+                FlagDefinitions.parse(
+                    old.raw_flags if flags is ... else (flags or []),
+                    old.raw_group_type_mapping if mapping is ... else mapping,
+                    old.raw_cohorts if cohorts is ... else cohorts,
+                )
+            )
+
+    def set_flags(self, flags: Optional[list[dict[str, Any]]]) -> None:
+        """Replace the flag list (3.x tests assign ``client.feature_flags``)."""
+        self._replace(flags=flags)
+
+    def set_group_type_mapping(self, mapping: Optional[dict[str, Any]]) -> None:
+        """Replace the group type mapping."""
+        self._replace(mapping=mapping)
+
+    def set_cohorts(self, cohorts: Optional[dict[str, Any]]) -> None:
+        """Replace the cohorts."""
+        self._replace(cohorts=cohorts)
+
+    # --- loading ---------------------------------------------------------------------------
+    def _ensure_poller(self) -> None:
+        with self._lock:
+            pid = os.getpid()
+            if self.poller is not None and self._poller_pid == pid and self.poller.is_alive():
+                return
+            client = self._client
+            if not client.personal_api_key:
+                return
+            self.poller = Poller(client.poll_interval, self._poll)
+            self._poller_pid = pid
+            self.poller.start()
+
+    def _poll(self) -> Optional[float]:
+        """One fetch; returns a shorter wait after a failure (backoff up to the poll interval)."""
+        try:
+            self._fetch(raise_auth_errors=False)
+        except Exception as exc:  # any failure: keep what we have, retry with backoff
+            self._note_failure(exc)
+            self._first_attempt.set()
+            if self._failure_delays is None:
+                self._failure_delays = retry_delays()
+            return min(float(self._client.poll_interval), next(self._failure_delays) * 2)
+        self._failure_delays = None
+        self._logged_failure = None
+        return None
+
+    def _note_failure(self, exc: Exception) -> None:
+        kind = type(exc).__name__ + (f"{exc.status}" if isinstance(exc, APIError) else "")
+        if self._logged_failure == kind:
+            return  # once per episode, not once per poll
+        self._logged_failure = kind
+        if isinstance(exc, APIError) and exc.status == 401:
+            log.error(
+                "[FEATURE FLAGS] Error loading feature flags: To use feature flags, please set a valid "
+                "personal_api_key. More information: https://posthog.com/docs/api/overview"
+            )
+        elif isinstance(exc, APIError) and exc.status == 402:
+            log.warning("[FEATURE FLAGS] PostHog feature flags quota limited; local flags reset")
+        else:
+            log.warning("[FEATURE FLAGS] Fetching feature flag definitions failed (%s); will retry", exc)
+
+    def _fetch(self, *, raise_auth_errors: bool) -> None:
+        client = self._client
+        assert client.personal_api_key is not None
+        try:
+            response = client._transport.get_flag_definitions(
+                client.api_key, client.personal_api_key, timeout=DEFINITIONS_TIMEOUT, etag=self._etag
+            )
+        except APIError as exc:
+            if exc.status == 402:
+                # 3.x: over quota means no local flags at all.
+                self._swap(EMPTY_DEFINITIONS)
+            if raise_auth_errors and exc.status in (401, 402):
+                raise
+            raise
+        if response.status_code == 304:
+            self._first_attempt.set()
+            return
+        body = response.json()
+        quota = body.get("quotaLimited") if isinstance(body, dict) else None
+        if isinstance(quota, list) and "feature_flags" in quota:
+            raise QuotaLimitError(200, "Feature flags quota limited")
+        snapshot = FlagDefinitions.from_response(body)
+        self._etag = response.headers.get("ETag")
+        self._swap(snapshot)
+        if self._cache_path is not None:
+            self._save_cache(self._cache_path, body)
+
+    def load_now(self) -> None:
+        """Fetch definitions synchronously (3.x ``load_feature_flags``), then keep polling."""
+        client = self._client
+        if not client.personal_api_key:
+            log.warning("[FEATURE FLAGS] You have to specify a personal_api_key to use feature flags.")
+            if self._snapshot is None:
+                self._swap(EMPTY_DEFINITIONS)
+            return
+        try:
+            self._fetch(raise_auth_errors=client.debug)
+        except APIError as exc:
+            self._note_failure(exc)
+            self._first_attempt.set()
+            if client.debug and exc.status in (401, 402):
+                raise
+        except Exception as exc:  # network and parse errors: logged, polling retries
+            self._note_failure(exc)
+            self._first_attempt.set()
+        self._ensure_poller()
+
+    def wait_until_loaded(self, timeout: float) -> bool:
+        """Wait until definitions are loaded (starting the poller if needed)."""
+        if self._snapshot is None and self._client.personal_api_key:
+            self._ensure_poller()
+        deadline = time.monotonic() + timeout
+        while self._snapshot is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(0.01, remaining))
+        return True
+
+    def _load_cache(self, path: PathLike) -> None:
+        try:
+            cached = _load_json_file(path)
+            age = time.time() - float(cached["fetched_at"])
+            if age > CACHE_MAX_AGE_SECONDS:
+                log.info("flag definitions cache %s is %.0fs old; not used", path, age)
+                return
+            self._swap(FlagDefinitions.from_response(cached["definitions"]))
+            self._etag = cached.get("etag")
+        except FileNotFoundError:
+            return
+        except Exception as exc:  # a broken cache file is just not used
+            log.warning("could not read the flag definitions cache %s: %s", path, exc)
+
+    def _save_cache(self, path: PathLike, body: Any) -> None:
+        tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump({"fetched_at": time.time(), "etag": self._etag, "definitions": body}, fh)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("could not write the flag definitions cache %s: %s", path, exc)
+
+    def stop(self) -> None:
+        """Stop polling (bounded)."""
+        poller = self.poller
+        if poller is not None:
+            poller.stop(1.0)
+
+    # --- evaluation ------------------------------------------------------------------------
+    def _geoip(self, disable_geoip: Optional[bool]) -> bool:
+        return bool(self._client.disable_geoip if disable_geoip is None else disable_geoip)
+
+    def _remote(
+        self,
+        distinct_id: Any,
+        groups: Mapping[str, Any],
+        person: Optional[Mapping[str, Any]],
+        group: Optional[Mapping[str, Any]],
+        disable_geoip: Optional[bool],
+        flag_keys: Optional[list[str]] = None,
+    ) -> FlagsResponse:
+        client = self._client
+        body = build_flags_body(distinct_id, groups, person, group, self._geoip(disable_geoip), flag_keys)
+        return fetch_flags(
+            client._transport, client.api_key, body, client.feature_flags_request_timeout_seconds
+        )
+
+    def _evaluate_local(
+        self,
+        snapshot: Optional[FlagDefinitions],
+        key: str,
+        distinct_id: Any,
+        groups: Mapping[str, Any],
+        person: dict[str, Any],
+        group: dict[str, dict[str, Any]],
+    ) -> Optional[FlagValue]:
+        if snapshot is None:
+            return None
+        flag = snapshot.by_key.get(key)
+        if flag is None:
+            return None
+        result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+        if isinstance(result, Inconclusive):
+            log.debug("flag %s could not be decided locally: %s", key, result.reason)
+            return None
+        return result
+
+    def get_feature_flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        send_feature_flag_events: bool,
+        disable_geoip: Optional[bool],
+    ) -> Optional[FlagValue]:
+        """One flag's value; see the 3.x contract in flags.md §6."""
+        person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+        snapshot = self._current()
+        value = self._evaluate_local(snapshot, key, distinct_id, groups, person, group)
+        locally = value is not None
+        remote_flag: Optional[FeatureFlag] = None
+        request_id: Optional[str] = None
+        if value is None and not only_evaluate_locally and not self.local_only:
+            try:
+                response = self._remote(distinct_id, groups, person, group, disable_geoip, [key])
+                remote_flag = response["flags"].get(key)
+                request_id = response.get("requestId")
+                if remote_flag is not None:
+                    value = remote_flag.get_value()
+                elif not response.get("errorsWhileComputingFlags"):
+                    value = False
+            except Exception as exc:  # remote trouble means "unknown", never an exception
+                log.warning("[FEATURE FLAGS] Unable to get flag %s remotely: %s", key, exc)
+        if send_feature_flag_events and value is not None:
+            self._report_called(
+                key,
+                distinct_id,
+                value,
+                locally,
+                groups,
+                disable_geoip,
+                remote_flag=remote_flag,
+                request_id=request_id,
+            )
+        return value
+
+    def get_feature_flag_payload(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        match_value: Optional[FlagValue],
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        send_feature_flag_events: bool,
+        disable_geoip: Optional[bool],
+    ) -> Any:
+        """The payload of the flag's value for this user (as stored), or ``None``."""
+        person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+        snapshot = self._current()
+        value = match_value
+        if value is None:
+            value = self._evaluate_local(snapshot, key, distinct_id, groups, person, group)
+        flag = snapshot.by_key.get(key) if snapshot is not None else None
+        payload: Any = None
+        locally = False
+        remote_flag: Optional[FeatureFlag] = None
+        request_id: Optional[str] = None
+        if value is not None and flag is not None:
+            # Decided locally: the payload (possibly none) is known without asking the server.
+            payload = lookup_payload(flag, value)
+            locally = True
+        elif not only_evaluate_locally and not self.local_only:
+            try:
+                response = self._remote(distinct_id, groups, person, group, disable_geoip, [key])
+                remote_flag = response["flags"].get(key)
+                request_id = response.get("requestId")
+                if remote_flag is not None:
+                    value = remote_flag.get_value()
+                    payload = remote_flag.metadata.payload
+                elif not response.get("errorsWhileComputingFlags"):
+                    value = False
+            except Exception as exc:  # remote trouble means "unknown", never an exception
+                log.warning("[FEATURE FLAGS] Unable to get payload of flag %s remotely: %s", key, exc)
+        if send_feature_flag_events and value is not None:
+            self._report_called(
+                key,
+                distinct_id,
+                value,
+                locally,
+                groups,
+                disable_geoip,
+                remote_flag=remote_flag,
+                request_id=request_id,
+                payload=payload,
+            )
+        return payload
+
+    def get_all_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        *,
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        disable_geoip: Optional[bool],
+    ) -> FlagsAndPayloads:
+        """Every flag; only what is undecided locally is asked of the server."""
+        person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+        snapshot = self._current()
+        values: dict[str, FlagValue] = {}
+        payloads: dict[str, Any] = {}
+        undecided: list[str] = []
+        if snapshot is not None and snapshot.flags:
+            for flag in snapshot.flags:
+                result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+                if isinstance(result, Inconclusive):
+                    undecided.append(flag.key)
+                    continue
+                values[flag.key] = result
+                payload = lookup_payload(flag, result)
+                if payload:
+                    payloads[flag.key] = payload
+        needs_remote = undecided or snapshot is None or not snapshot.flags
+        if needs_remote and not only_evaluate_locally and not self.local_only:
+            try:
+                keys = undecided if snapshot is not None and snapshot.flags else None
+                response = self._remote(distinct_id, groups, person, group, disable_geoip, keys)
+                for key, remote_flag in response["flags"].items():
+                    values[key] = remote_flag.get_value()
+                    payloads.pop(key, None)
+                    if remote_flag.enabled and remote_flag.metadata.payload:
+                        payloads[key] = remote_flag.metadata.payload
+            except Exception as exc:  # keep the local part
+                log.warning("[FEATURE FLAGS] Unable to get flags remotely: %s", exc)
+        return {"featureFlags": values, "featureFlagPayloads": payloads}
+
+    def get_remote_config_payload(self, key: str) -> Any:
+        """A remote-config flag's payload, ``None`` on any error."""
+        client = self._client
+        if not client.personal_api_key:
+            log.warning(
+                "[FEATURE FLAGS] You have to specify a personal_api_key to fetch remote config payloads."
+            )
+            return None
+        try:
+            return client._transport.get_remote_config(
+                client.api_key,
+                client.personal_api_key,
+                key,
+                timeout=client.feature_flags_request_timeout_seconds,
+            )
+        except Exception as exc:  # logged, never raised (3.x)
+            log.warning("[FEATURE FLAGS] Unable to get remote config payload %s: %s", key, exc)
+            return None
+
+    def remote_decision(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Any]],
+        disable_geoip: Optional[bool],
+    ) -> FlagsResponse:
+        """Ask the server for every flag; errors propagate (3.x client-only helpers)."""
+        return self._remote(distinct_id, groups or {}, person_properties, group_properties, disable_geoip)
+
+    # --- events ----------------------------------------------------------------------------
+    def _report_called(
+        self,
+        key: str,
+        distinct_id: Any,
+        value: FlagValue,
+        locally: bool,
+        groups: Mapping[str, Any],
+        disable_geoip: Optional[bool],
+        *,
+        remote_flag: Optional[FeatureFlag] = None,
+        request_id: Optional[str] = None,
+        payload: Any = None,
+    ) -> None:
+        if not self.called_events.first_time(distinct_id, key, value):
+            return
+        props: dict[str, Any] = {
+            "$feature_flag": key,
+            "$feature_flag_response": value,
+            "locally_evaluated": locally,
+            f"$feature/{key}": value,
+        }
+        if payload:
+            props["$feature_flag_payload"] = payload
+        if request_id:
+            props["$feature_flag_request_id"] = request_id
+        if remote_flag is not None:
+            if remote_flag.reason is not None and remote_flag.reason.description:
+                props["$feature_flag_reason"] = remote_flag.reason.description
+            metadata = remote_flag.metadata
+            version = getattr(metadata, "version", None)
+            if version:
+                props["$feature_flag_version"] = version
+            flag_id = getattr(metadata, "id", None)
+            if flag_id:
+                props["$feature_flag_id"] = flag_id
+        try:
+            self._client.capture(
+                distinct_id, "$feature_flag_called", props, groups=groups or None, disable_geoip=disable_geoip
+            )
+        except Exception:  # reporting exposure must never break a flag call
+            log.debug("could not capture $feature_flag_called", exc_info=True)
+
+    def enrichment(
+        self,
+        distinct_id: Any,
+        event: str,
+        groups: Optional[Mapping[str, Any]],
+        send_feature_flags: bool,
+        disable_geoip: Optional[bool],
+    ) -> dict[str, Any]:
+        """``$feature/<key>`` and ``$active_feature_flags`` for a capture (a new dict each time)."""
+        snapshot = self._snapshot
+        if snapshot is None or not snapshot.flags:
+            if not send_feature_flags or self.local_only or self._client.disabled:
+                return {}
+            try:
+                response = self._remote(distinct_id, groups or {}, None, None, disable_geoip)
+                values = {key: flag.get_value() for key, flag in response["flags"].items()}
+            except Exception as exc:  # the capture goes on without flags
+                log.warning("[FEATURE FLAGS] Unable to get feature variants: %s", exc)
+                return {}
+            return _flag_properties(values)
+        if event == "$feature_flag_called" and not send_feature_flags:
+            return {}
+        cache_snapshot, cache = self._enrichment
+        if cache_snapshot is not snapshot:
+            cache = {}
+            self._enrichment = (snapshot, cache)
+        cache_key = (distinct_id, tuple(sorted(groups.items())) if groups else None)
+        hashable = True
+        try:
+            cached = cache.get(cache_key)
+        except TypeError:  # unhashable group keys: no caching
+            cached = None
+            hashable = False
+        if cached is None:
+            cached = self._local_flag_properties(snapshot, distinct_id, groups or {})
+            if hashable:
+                if len(cache) >= _ENRICHMENT_CACHE_SIZE:
+                    try:
+                        del cache[next(iter(cache))]
+                    except (KeyError, StopIteration, RuntimeError):
+                        pass
+                cache[cache_key] = cached
+        return dict(cached)
+
+    def _local_flag_properties(
+        self, snapshot: FlagDefinitions, distinct_id: Any, groups: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        person, group = augment_properties(distinct_id, groups, None, None)
+        values: dict[str, FlagValue] = {}
+        for flag in snapshot.flags:
+            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+            if not isinstance(result, Inconclusive):
+                values[flag.key] = result
+        return _flag_properties(values)
+
+
+def _flag_properties(values: Mapping[str, FlagValue]) -> dict[str, Any]:
+    props: dict[str, Any] = {f"$feature/{key}": value for key, value in values.items()}
+    active = [key for key, value in values.items() if value is not False]
+    if active:
+        props["$active_feature_flags"] = active
+    return props

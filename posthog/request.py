@@ -1,0 +1,306 @@
+"""HTTP to PostHog: one ``requests.Session`` per client per process, JSON and gzip, status → exceptions.
+
+The 3.x names (``APIError``, ``DEFAULT_HOST``, ``batch_post``, ``determine_server_host`` ...) stay
+importable from here.
+"""
+
+from __future__ import annotations
+
+import gzip as _gzip
+import json
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, Optional, Union
+from urllib.parse import quote
+
+import requests
+
+from posthog._serialize import clean
+from posthog.exceptions import APIError, QuotaLimitError
+from posthog.version import VERSION
+
+__all__ = [
+    "DEFAULT_HOST",
+    "EU_INGESTION_ENDPOINT",
+    "USER_AGENT",
+    "US_INGESTION_ENDPOINT",
+    "APIError",
+    "DatetimeSerializer",
+    "QuotaLimitError",
+    "Transport",
+    "batch_post",
+    "decide",
+    "determine_server_host",
+    "flags",
+    "get",
+    "post",
+    "remote_config",
+    "remove_trailing_slash",
+]
+
+log = logging.getLogger("posthog")
+
+US_INGESTION_ENDPOINT: Final = "https://us.i.posthog.com"
+EU_INGESTION_ENDPOINT: Final = "https://eu.i.posthog.com"
+DEFAULT_HOST: Final = US_INGESTION_ENDPOINT
+USER_AGENT: Final = f"posthog-python/{VERSION}"
+
+_HOST_ALIASES: Final = {
+    "https://app.posthog.com": US_INGESTION_ENDPOINT,
+    "https://us.posthog.com": US_INGESTION_ENDPOINT,
+    "https://eu.posthog.com": EU_INGESTION_ENDPOINT,
+}
+
+
+def remove_trailing_slash(host: str) -> str:
+    """``host`` without trailing slashes."""
+    return host.rstrip("/")
+
+
+def determine_server_host(host: Optional[str]) -> str:
+    """Map PostHog's app hosts to their ingestion hosts (case-insensitive, any trailing slashes)."""
+    chosen = (host or DEFAULT_HOST).strip()
+    return _HOST_ALIASES.get(remove_trailing_slash(chosen).lower(), chosen)
+
+
+class DatetimeSerializer(json.JSONEncoder):
+    """3.x's encoder: dates and datetimes as ISO-8601 text."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, (date, datetime)):
+            return o.isoformat()
+        return super().default(o)
+
+
+def _retry_after(response: requests.Response) -> Optional[float]:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _error_for(response: requests.Response) -> APIError:
+    try:
+        payload = response.json()
+        detail = payload.get("detail") if isinstance(payload, dict) else None
+    except ValueError:
+        detail = None
+    message = str(detail) if detail is not None else (response.text or response.reason or "")
+    return APIError(response.status_code, message, retry_after=_retry_after(response))
+
+
+def _json_body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Transport:
+    """One client's HTTP: a keep-alive session per process, rebuilt after ``fork()``."""
+
+    def __init__(self, host: str, timeout: float = 15) -> None:
+        self.host = remove_trailing_slash(host)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._session: Optional[requests.Session] = None
+        self._pid = -1
+
+    @property
+    def session(self) -> requests.Session:
+        """The session of the current process (a forked child never reuses its parent's sockets)."""
+        session = self._session
+        if session is None or self._pid != os.getpid():
+            with self._lock:
+                if self._session is None or self._pid != os.getpid():
+                    self._session = requests.Session()
+                    self._pid = os.getpid()
+                session = self._session
+        return session
+
+    def close(self) -> None:
+        """Close the current process's connections."""
+        with self._lock:
+            session, self._session = self._session, None
+        if session is not None and self._pid == os.getpid():
+            session.close()
+
+    def post(
+        self, path: str, body: bytes, *, gzip: bool = False, timeout: Optional[float] = None
+    ) -> requests.Response:
+        """POST JSON bytes; non-200 answers raise :class:`APIError`."""
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+            body = _gzip.compress(body, compresslevel=6)
+        response = self.session.post(
+            self.host + path, data=body, headers=headers, timeout=self.timeout if timeout is None else timeout
+        )
+        if response.status_code != 200:
+            raise _error_for(response)
+        return response
+
+    def get(
+        self,
+        path: str,
+        *,
+        bearer: Optional[str] = None,
+        timeout: Optional[float] = None,
+        etag: Optional[str] = None,
+    ) -> requests.Response:
+        """GET; answers other than 200 and 304 raise :class:`APIError`."""
+        headers = {"User-Agent": USER_AGENT}
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
+        if etag:
+            headers["If-None-Match"] = etag
+        response = self.session.get(
+            self.host + path, headers=headers, timeout=self.timeout if timeout is None else timeout
+        )
+        if response.status_code not in (200, 304):
+            raise _error_for(response)
+        return response
+
+    def post_batch(
+        self,
+        api_key: str,
+        encoded_messages: Sequence[bytes],
+        *,
+        gzip: bool = False,
+        historical_migration: bool = False,
+        timeout: Optional[float] = None,
+    ) -> requests.Response:
+        """POST already-encoded messages to ``/batch/`` in the 3.x body shape."""
+        body = b"".join(
+            (
+                b'{"batch":[',
+                b",".join(encoded_messages),
+                b'],"historical_migration":',
+                b"true" if historical_migration else b"false",
+                b',"sentAt":"',
+                _now_iso().encode("ascii"),
+                b'","api_key":',
+                json.dumps(api_key).encode("ascii"),
+                b"}",
+            )
+        )
+        return self.post("/batch/", body, gzip=gzip, timeout=timeout)
+
+    def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
+        """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""
+        payload = dict(clean(dict(body)) or {})
+        payload["sentAt"] = _now_iso()
+        payload["api_key"] = api_key
+        data = json.dumps(payload, allow_nan=False).encode("utf-8")
+        response = self.post("/flags/?v=2", data, timeout=timeout)
+        result = _json_body(response)
+        if not isinstance(result, dict):
+            raise APIError(response.status_code, "unexpected flags response")
+        quota = result.get("quotaLimited")
+        if isinstance(quota, list) and "feature_flags" in quota:
+            log.warning("[FEATURE FLAGS] PostHog feature flags quota limited; flags are unavailable")
+            raise QuotaLimitError(200, "Feature flags quota limited")
+        return result
+
+    def get_flag_definitions(
+        self, api_key: str, personal_api_key: str, *, timeout: float, etag: Optional[str] = None
+    ) -> requests.Response:
+        """GET the local-evaluation definitions (``304`` when ``etag`` still matches)."""
+        path = f"/api/feature_flag/local_evaluation/?token={quote(api_key, safe='')}&send_cohorts"
+        return self.get(path, bearer=personal_api_key, timeout=timeout, etag=etag)
+
+    def get_remote_config(self, api_key: str, personal_api_key: str, key: str, *, timeout: float) -> Any:
+        """GET a remote-config flag's payload (decrypted by the server)."""
+        path = (
+            f"/api/projects/@current/feature_flags/{quote(key, safe='')}/remote_config/"
+            f"?token={quote(api_key, safe='')}"
+        )
+        return _json_body(self.get(path, bearer=personal_api_key, timeout=timeout))
+
+
+# --- 3.x module-level helpers -------------------------------------------------------------
+# Kept for code that imported them; each call uses a process-wide session.
+
+_session = requests.Session()
+_module_transports: dict[str, Transport] = {}
+
+
+def _transport(host: Optional[str], timeout: float) -> Transport:
+    base = remove_trailing_slash(determine_server_host(host))
+    transport = _module_transports.get(base)
+    if transport is None:
+        transport = _module_transports.setdefault(base, Transport(base, timeout))
+    return transport
+
+
+def post(
+    api_key: str,
+    host: Optional[str] = None,
+    path: Optional[str] = None,
+    gzip: bool = False,
+    timeout: float = 15,
+    **kwargs: Any,
+) -> requests.Response:
+    """POST ``kwargs`` plus ``api_key`` and ``sentAt`` as JSON to ``host + path``."""
+    body = dict(kwargs)
+    body["sentAt"] = _now_iso()
+    body["api_key"] = api_key
+    data = json.dumps(clean(body), allow_nan=False).encode("utf-8")
+    return _transport(host, timeout).post(path or "/", data, gzip=gzip, timeout=timeout)
+
+
+def get(api_key: str, url: str, host: Optional[str] = None, timeout: Optional[float] = None) -> Any:
+    """GET ``host + url`` with ``api_key`` as a bearer token; return the parsed JSON."""
+    response = _transport(host, timeout or 15).get(url, bearer=api_key, timeout=timeout)
+    return _json_body(response)
+
+
+def batch_post(
+    api_key: str, host: Optional[str] = None, gzip: bool = False, timeout: float = 15, **kwargs: Any
+) -> requests.Response:
+    """POST a ``batch`` of message dicts to ``/batch/``."""
+    return post(api_key, host, "/batch/", gzip, timeout, **kwargs)
+
+
+def flags(
+    api_key: str, host: Optional[str] = None, gzip: bool = False, timeout: float = 15, **kwargs: Any
+) -> Any:
+    """POST to ``/flags/?v=2`` and return the parsed response."""
+    return _transport(host, timeout).post_flags(api_key, kwargs, timeout=timeout)
+
+
+def decide(
+    api_key: str, host: Optional[str] = None, gzip: bool = False, timeout: float = 15, **kwargs: Any
+) -> Any:
+    """3.x name for the remote flag request; answered by ``/flags/?v=2``."""
+    return flags(api_key, host, gzip, timeout, **kwargs)
+
+
+def remote_config(
+    personal_api_key: str, host: Optional[str] = None, key: str = "", timeout: float = 15
+) -> Any:
+    """GET a remote-config flag's payload."""
+    path = f"/api/projects/@current/feature_flags/{quote(key, safe='')}/remote_config/"
+    return _json_body(_transport(host, timeout).get(path, bearer=personal_api_key, timeout=timeout))
+
+
+def _status_text(status: Union[int, str]) -> str:
+    return str(status)

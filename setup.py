@@ -1,0 +1,54 @@
+"""Package metadata and runtime requirements (tool configuration lives in pyproject.toml)."""
+
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+with open(os.path.join(HERE, "posthog", "version.py"), encoding="utf-8") as fh:
+    VERSION = re.search(r'VERSION: Final = "([^"]+)"', fh.read()).group(1)  # type: ignore[union-attr]
+
+with open(os.path.join(HERE, "README.md"), encoding="utf-8") as fh:
+    LONG_DESCRIPTION = fh.read()
+
+setup(
+    name="posthog",
+    version=VERSION,
+    description="Drop-in PostHog SDK for Python: the posthog 3.x API, fork-safe, exit-safe and fast.",
+    long_description=LONG_DESCRIPTION,
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["posthog", "posthog.*"]),
+    package_data={"posthog": ["py.typed"]},
+    install_requires=[
+        "requests>=2.7,<3.0",
+        "backoff>=1.10.0",
+        "python-dateutil>2.1",
+    ],
+    extras_require={
+        "django": ["django>=3.2"],
+        "sentry": ["sentry-sdk", "django"],
+        "test": [
+            "pytest>=7",
+            "pytest-timeout>=2",
+            "ruff>=0.5",
+            "mypy>=1.8",
+            "types-requests",
+            "types-python-dateutil",
+            "django>=3.2",
+            "sentry-sdk>=1.40",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.9",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Typing :: Typed",
+    ],
+)

@@ -1,0 +1,777 @@
+"""A PostHog-compatible HTTP server on 127.0.0.1 that records what the SDK sends (tests, demo, bench).
+
+Routes (trailing slash optional, query ignored for routing): ``POST /batch/``, ``POST /flags/`` and
+``POST /decide/``, ``GET /api/feature_flag/local_evaluation/`` (ETag / 304),
+``GET /api/projects/<id>/feature_flags/<key>/remote_config/`` and the ``/_fake/*`` control endpoints
+that let another process configure the server and read what it received.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Final, Union
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .scenarios import JOIN_DEADLINE, Fault, FaultKind, FaultPlan, RetryAfter, SilentServer, path_matches
+
+__all__ = ["FakePostHog", "FlagsHandler", "Headers", "RecordedRequest", "SilentServer"]
+
+FlagValue = Union[bool, str]
+FlagsHandler = Callable[[dict[str, Any]], "tuple[int, Any]"]
+
+HOST: Final = "127.0.0.1"
+CONTROL_PREFIX: Final = "/_fake/"
+_REMOTE_CONFIG: Final = re.compile(r"/api/projects/[^/]+/feature_flags/(?P<key>.+)/remote_config")
+_DEFINITIONS_ROUTES: Final = frozenset({"/api/feature_flag/local_evaluation", "/flags/definitions"})
+_MATCHED: Final = {"code": "condition_match", "condition_index": 0, "description": "Matched condition set 1"}
+_NOT_MATCHED: Final = {
+    "code": "no_condition_match",
+    "condition_index": None,
+    "description": "No matching condition set",
+}
+_JOIN_DEADLINE: Final = JOIN_DEADLINE  # seconds close() waits for connection threads
+
+
+class Headers(Mapping[str, str]):
+    """Request headers: iteration keeps the names as sent, lookups ignore case."""
+
+    __slots__ = ("_by_lower", "_items")
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items: dict[str, str] = {}
+        for name, value in items:
+            previous = self._items.get(name)
+            self._items[name] = value if previous is None else f"{previous}, {value}"
+        self._by_lower = {name.lower(): value for name, value in self._items.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._by_lower[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_lower
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._items!r})"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake received it; ``status`` is what it answered (None: dropped or hung)."""
+
+    method: str
+    path: str  # without the query string
+    query: dict[str, list[str]]  # blank values kept: "?send_cohorts" -> {"send_cohorts": [""]}
+    headers: Headers
+    raw_body: bytes  # as received (possibly gzip)
+    body: bytes  # decoded
+    json: Any  # parsed body, or None
+    time: float  # time.monotonic() at arrival
+    status: int | None = None
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """Case-insensitive header lookup."""
+        return self.headers.get(name, default)
+
+    @property
+    def text(self) -> str:
+        """The decoded body as text (invalid UTF-8 replaced)."""
+        return self.body.decode("utf-8", "replace")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form used by ``GET /_fake/requests``."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": dict(self.headers),
+            "body": self.text,
+            "json": self.json,
+            "time": self.time,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class _RemoteFlags:
+    flags: Mapping[str, FlagValue] = field(default_factory=dict)
+    payloads: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    request_id: str | None = None
+    errors_while_computing: bool = False
+    quota_limited: bool = False
+
+
+@dataclass(frozen=True)
+class _Definitions:
+    content: Any
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, content: Any) -> _Definitions:
+        body = json.dumps(content).encode("utf-8")
+        digest = hashlib.sha1(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
+        return cls(content, body, f'"{digest}"')
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    payload: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _encode_payload(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = [part.strip() for part in if_none_match.split(",")]
+    return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
+
+
+class FakePostHog:
+    """PostHog-compatible server on 127.0.0.1:<random port>, stopped by close() or after max_lifetime."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        record: bool = True,
+        max_lifetime: float | None = 600.0,
+        personal_api_key: str | None = None,
+    ) -> None:
+        self.record = record
+        self.personal_api_key = personal_api_key
+        self.remote_flags_handler: FlagsHandler | None = None
+        self.faults = FaultPlan()
+        self.handler_errors: list[str] = []
+        self._port = port
+        self._max_lifetime = max_lifetime
+        self._cond = threading.Condition()
+        self._requests: list[RecordedRequest] = []
+        self._counts = {"events": 0, "batches": 0, "requests": 0}
+        self._connections = 0
+        self._remote = _RemoteFlags()
+        self._definitions = _Definitions.of({"flags": [], "group_type_mapping": {}, "cohorts": {}})
+        self._remote_config: dict[str, Any] = {}
+        self._closing = threading.Event()
+        self._closed = threading.Event()
+        self._close_lock = threading.Lock()
+        self._httpd: _HTTPServer | None = None
+        self._serve_thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> FakePostHog:
+        """Bind and serve in a daemon thread; returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("FakePostHog already started")
+        self._httpd = _HTTPServer(self, self._port)
+        self._serve_thread = threading.Thread(target=self._serve, name="fake-posthog.serve", daemon=True)
+        self._serve_thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and close every socket; returns within about a second."""
+        self._closing.set()
+        with self._close_lock:
+            httpd = self._httpd
+            if httpd is None or self._closed.is_set():
+                self._closed.set()
+                return
+            serve = self._serve_thread
+            if serve is not None and serve is not threading.current_thread():
+                serve.join(_JOIN_DEADLINE)
+            threads = httpd.abort_connections()
+            httpd.server_close()
+            deadline = time.monotonic() + _JOIN_DEADLINE
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join(max(0.0, deadline - time.monotonic()))
+            self._closed.set()
+        with self._cond:
+            self._cond.notify_all()
+
+    def __enter__(self) -> FakePostHog:
+        if self._httpd is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _serve(self) -> None:
+        httpd = self._httpd
+        assert httpd is not None
+        deadline = None if self._max_lifetime is None else time.monotonic() + self._max_lifetime
+        while not self._closing.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                # Lifetime over: a forgotten server must not outlive its test run.
+                self.close()
+                return
+            httpd.handle_request()  # returns after one connection or httpd.timeout
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("FakePostHog not started")
+        return self._httpd.server_address[1]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (keep-alive reuse keeps this low)."""
+        with self._cond:
+            return self._connections
+
+    # -- configuration -----------------------------------------------------------------------------
+
+    def set_remote_flags(
+        self,
+        flags: Mapping[str, FlagValue],
+        *,
+        payloads: Mapping[str, Any] | None = None,
+        request_id: str | None = None,
+        errors_while_computing: bool = False,
+        quota_limited: bool = False,
+        metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Configure what /flags and /decide answer; a value is a bool or a variant name.
+
+        Payloads that are not strings are JSON-encoded; ``metadata`` overrides per-flag
+        ``{id, version, payload, description}`` (ids default to the 1-based position, versions to 1).
+        """
+        self._remote = _RemoteFlags(
+            flags=dict(flags),
+            payloads={key: _encode_payload(value) for key, value in (payloads or {}).items()},
+            metadata={key: dict(value) for key, value in (metadata or {}).items()},
+            request_id=request_id,
+            errors_while_computing=errors_while_computing,
+            quota_limited=quota_limited,
+        )
+
+    def set_flag_definitions(self, definitions: Mapping[str, Any]) -> None:
+        """Set the local_evaluation body (``{"flags", "group_type_mapping", "cohorts"}``), served as is."""
+        self._definitions = _Definitions.of(dict(definitions))
+
+    @property
+    def definitions_etag(self) -> str:
+        return self._definitions.etag
+
+    def set_remote_config(self, key: str, value: Any) -> None:
+        """Serve ``value`` as the JSON body of the remote_config endpoint for ``key``."""
+        self._remote_config = {**self._remote_config, key: value}
+
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """Apply a ``POST /_fake/config`` document; unknown keys raise ValueError."""
+        known = {
+            "flag_definitions",
+            "remote_flags",
+            "payloads",
+            "request_id",
+            "errors_while_computing",
+            "quota_limited",
+            "personal_api_key",
+            "remote_config",
+            "record",
+        }
+        unknown = set(settings) - known
+        if unknown:
+            raise ValueError(f"unknown config keys: {sorted(unknown)}")
+        if "flag_definitions" in settings:
+            self.set_flag_definitions(settings["flag_definitions"])
+        remote_keys = {"remote_flags", "payloads", "request_id", "errors_while_computing", "quota_limited"}
+        if remote_keys & set(settings):
+            current = self._remote
+            self.set_remote_flags(
+                settings.get("remote_flags", current.flags),
+                payloads=settings.get("payloads", current.payloads),
+                request_id=settings.get("request_id", current.request_id),
+                errors_while_computing=bool(
+                    settings.get("errors_while_computing", current.errors_while_computing)
+                ),
+                quota_limited=bool(settings.get("quota_limited", current.quota_limited)),
+                metadata=current.metadata,
+            )
+        if "personal_api_key" in settings:
+            self.personal_api_key = settings["personal_api_key"]
+        if "remote_config" in settings:
+            self._remote_config = dict(settings["remote_config"])
+        if "record" in settings:
+            self.record = bool(settings["record"])
+
+    # -- faults (see scenarios.py) -----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        path: str,
+        times: int = 1,
+        status: int = 503,
+        body: Any = None,
+        retry_after: RetryAfter | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests under ``path`` with ``status``.
+
+        ``body``: None (``{"detail": ...}``), str or bytes (sent as is), anything else JSON-encoded.
+        """
+        self.faults.add(Fault(FaultKind.FAIL, path, status=status, body=body, retry_after=retry_after), times)
+
+    def drop_next(self, path: str, times: int = 1) -> None:
+        """Read the next ``times`` requests under ``path``, then close the connection without answering."""
+        self.faults.add(Fault(FaultKind.DROP, path), times)
+
+    def delay_next(self, path: str, seconds: float, times: int = 1) -> None:
+        """Wait ``seconds`` before answering the next ``times`` requests under ``path``."""
+        self.faults.add(Fault(FaultKind.DELAY, path, seconds=seconds), times)
+
+    def set_delay(self, path: str, seconds: float) -> None:
+        """Delay every request under ``path`` until changed; 0 removes it."""
+        self.faults.set_delay(path, seconds)
+
+    def hang(self, path: str, times: int | None = None) -> None:
+        """Never answer requests under ``path`` (all of them by default) until the server closes."""
+        self.faults.add(Fault(FaultKind.HANG, path), times)
+
+    # -- recordings --------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Snapshot of the recorded requests, in arrival order (control requests excluded)."""
+        with self._cond:
+            return list(self._requests)
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """Recorded requests whose path is ``path`` or lies under it."""
+        return [r for r in self.requests if path_matches(path, r.path)]
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Parsed bodies of the /batch/ requests that were accepted (answered 200)."""
+        return [r.json for r in self.requests if r.status == 200 and path_matches("/batch", r.path)]
+
+    def events(self) -> list[dict[str, Any]]:
+        """Messages of all accepted batches, flattened in arrival order."""
+        return [message for batch in self.batches() for message in batch["batch"]]
+
+    def stats(self) -> dict[str, int]:
+        """``{"events", "batches", "requests"}`` counters; kept even when not recording."""
+        with self._cond:
+            return dict(self._counts)
+
+    def wait_for_events(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Block until at least ``n`` events were accepted; return ``events()`` (empty if not recording)."""
+        self._wait(lambda: self._counts["events"] >= n, timeout, f"at least {n} events")
+        return self.events()
+
+    def wait_for_requests(self, path: str, n: int = 1, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Block until ``n`` requests under ``path`` were recorded; return them."""
+
+        def enough() -> bool:
+            return sum(1 for r in self._requests if path_matches(path, r.path)) >= n
+
+        self._wait(enough, timeout, f"at least {n} requests to {path}")
+        return self.requests_to(path)
+
+    def _wait(self, predicate: Callable[[], bool], timeout: float, wanted: str) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed.is_set():
+                    state = "server closed" if self._closed.is_set() else f"{timeout}s elapsed"
+                    paths = [r.path for r in self._requests[-10:]]
+                    raise AssertionError(
+                        f"fake PostHog: expected {wanted} ({state}); stats={self._counts}, last paths={paths}"
+                    )
+                self._cond.wait(remaining)
+
+    def clear(self) -> None:
+        """Forget recorded requests and reset the counters."""
+        with self._cond:
+            self._requests = []
+            self._counts = dict.fromkeys(self._counts, 0)
+            self._cond.notify_all()
+
+    def reset(self) -> None:
+        """clear() plus forgetting every fault; configuration stays."""
+        self.clear()
+        self.faults.clear()
+
+    def _record(self, request: RecordedRequest, events: int = 0) -> None:
+        with self._cond:
+            self._counts["requests"] += 1
+            if events >= 0 and request.status == 200 and path_matches("/batch", request.path):
+                self._counts["batches"] += 1
+                self._counts["events"] += events
+            if self.record:
+                self._requests.append(request)
+            self._cond.notify_all()
+
+    def _count_connection(self) -> None:
+        with self._cond:
+            self._connections += 1
+
+    # -- routing (called by the handler threads) ---------------------------------------------------
+
+    def _route(self, method: str, path: str, headers: Headers, parsed: Any, bad_json: bool) -> _Reply:
+        route = path.rstrip("/") or "/"
+        if method == "POST" and route == "/batch":
+            return self._batch_reply(parsed, bad_json)
+        if method == "POST" and route in ("/flags", "/decide"):
+            if bad_json or not isinstance(parsed, dict):
+                return _Reply(400, {"detail": "body must be a JSON object"})
+            handler = self.remote_flags_handler
+            if handler is not None:
+                status, payload = handler(parsed)
+                return _Reply(status, payload)
+            return _Reply(200, self._flags_payload(parsed))
+        if method == "GET" and route in _DEFINITIONS_ROUTES:
+            denied = self._check_personal_key(headers)
+            if denied is not None:
+                return denied
+            definitions = self._definitions
+            etag_header = {"ETag": definitions.etag}
+            if _etag_matches(headers.get("If-None-Match"), definitions.etag):
+                return _Reply(304, None, etag_header)
+            return _Reply(200, definitions.body, etag_header)
+        match = _REMOTE_CONFIG.fullmatch(route)
+        if method == "GET" and match is not None:
+            denied = self._check_personal_key(headers)
+            if denied is not None:
+                return denied
+            key = unquote(match.group("key"))
+            config = self._remote_config
+            if key not in config:
+                return _Reply(404, {"detail": "Not found."})
+            return _Reply(200, config[key])
+        return _Reply(404, {"detail": f"fake PostHog has no route {method} {path}"})
+
+    def _batch_reply(self, parsed: Any, bad_json: bool) -> _Reply:
+        if bad_json:
+            return _Reply(400, {"detail": "Malformed request data"})
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("batch"), list):
+            return _Reply(400, {"detail": 'body must be an object with a "batch" list'})
+        return _Reply(200, {"status": 1})
+
+    def _check_personal_key(self, headers: Headers) -> _Reply | None:
+        key = self.personal_api_key
+        if key is None or headers.get("Authorization") == f"Bearer {key}":
+            return None
+        return _Reply(401, {"type": "authentication_error", "detail": "Invalid personal API key."})
+
+    def _flags_payload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        remote = self._remote
+        requested = body.get("flag_keys_to_evaluate")
+        wanted = {k for k in requested if isinstance(k, str)} if isinstance(requested, list) else None
+        flags: dict[str, Any] = {}
+        for index, (key, value) in enumerate(remote.flags.items(), start=1):
+            if wanted is not None and key not in wanted:
+                continue
+            enabled = bool(value)
+            if enabled:
+                reason = {
+                    "code": "condition_match",
+                    "condition_index": 0,
+                    "description": "Matched condition set 1",
+                }
+            else:
+                reason = {
+                    "code": "no_condition_match",
+                    "condition_index": None,
+                    "description": "No matching condition set",
+                }
+            metadata = {"id": index, "version": 1, "payload": remote.payloads.get(key), "description": None}
+            metadata.update(remote.metadata.get(key, {}))
+            flags[key] = {
+                "key": key,
+                "enabled": enabled,
+                "variant": value if isinstance(value, str) and value else None,
+                "reason": dict(reason),
+                "metadata": metadata,
+            }
+        return {
+            "flags": flags,
+            "errorsWhileComputingFlags": remote.errors_while_computing,
+            "requestId": remote.request_id,
+            "quotaLimited": ["feature_flags"] if remote.quota_limited else [],
+        }
+
+    def _control(self, method: str, path: str, query: dict[str, list[str]], parsed: Any) -> _Reply:
+        route = path.rstrip("/")
+        if method == "GET" and route == "/_fake/requests":
+            return _Reply(200, [r.to_dict() for r in self.requests])
+        if method == "GET" and route == "/_fake/stats":
+            return _Reply(200, self.stats())
+        if method == "GET" and route == "/_fake/wait":
+            # Lets another process wait for a count without polling: ?events=N&timeout=S.
+            wanted = int(query.get("events", ["0"])[0])
+            timeout = float(query.get("timeout", ["5"])[0])
+            try:
+                self.wait_for_events(wanted, timeout)
+            except AssertionError:
+                return _Reply(408, self.stats())
+            return _Reply(200, self.stats())
+        if method == "POST" and route == "/_fake/reset":
+            self.reset()
+            return _Reply(200, {"ok": True})
+        if method == "POST" and route == "/_fake/config":
+            if not isinstance(parsed, dict):
+                return _Reply(400, {"detail": "config must be a JSON object"})
+            try:
+                self.configure(parsed)
+            except (ValueError, TypeError) as exc:
+                return _Reply(400, {"detail": str(exc)})
+            return _Reply(200, {"ok": True})
+        if method == "POST" and route == "/_fake/fault":
+            return self._add_fault(parsed)
+        return _Reply(404, {"detail": f"unknown control endpoint {method} {path}"})
+
+    def _add_fault(self, parsed: Any) -> _Reply:
+        if not isinstance(parsed, dict):
+            return _Reply(400, {"detail": "fault must be a JSON object"})
+        try:
+            kind = FaultKind(parsed.get("kind", "fail"))
+            fault = Fault(
+                kind,
+                str(parsed["path"]),
+                status=int(parsed.get("status", 503)),
+                body=parsed.get("body"),
+                retry_after=parsed.get("retry_after"),
+                seconds=float(parsed.get("seconds", 0.0)),
+            )
+            times = parsed.get("times", None if kind is FaultKind.HANG else 1)
+            self.faults.add(fault, None if times is None else int(times))
+        except (KeyError, ValueError, TypeError) as exc:
+            return _Reply(400, {"detail": f"bad fault: {exc!r}"})
+        return _Reply(200, {"ok": True})
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that tracks its connections so close() can end them promptly."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+    timeout = 0.05  # handle_request() poll interval: how fast the serve loop notices close()
+
+    def __init__(self, fake: FakePostHog, port: int) -> None:
+        self.fake = fake
+        self._lock = threading.Lock()
+        self._live: set[socket.socket] = set()
+        self._conn_threads: set[threading.Thread] = set()
+        super().__init__((HOST, port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); skip it.
+        self.socket.bind(self.server_address)
+        self.server_address = self.socket.getsockname()
+        self.server_name = HOST
+        self.server_port = self.server_address[1]
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, socket.socket):
+            with self._lock:
+                self._live.add(request)
+        self.fake._count_connection()
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        thread = threading.current_thread()
+        with self._lock:
+            self._conn_threads.add(thread)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._conn_threads.discard(thread)
+                self._live.discard(request)
+
+    def abort_connections(self) -> list[threading.Thread]:
+        """Shut down every open connection (waking blocked readers); return their threads."""
+        with self._lock:
+            live = list(self._live)
+            threads = list(self._conn_threads)
+        for conn in live:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its handler
+        return threads
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up are normal here; anything else is a bug in the fake, kept for tests.
+        if not isinstance(sys.exc_info()[1], OSError):
+            self.fake.handler_errors.append(traceback.format_exc())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Reads one request, applies scripted faults, routes it, records it, answers in one write."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request logging."""
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        fake = self.server.fake
+        arrived = time.monotonic()
+        split = urlsplit(self.path)
+        path = split.path
+        query = parse_qs(split.query, keep_blank_values=True)
+        headers = Headers(self.headers.items())
+        try:
+            raw = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            self._send(_Reply(400, {"detail": "unreadable body"}))
+            return
+        body, parsed, bad_json = self._decode(raw, headers)
+
+        if path.startswith(CONTROL_PREFIX):
+            self._send(self._guarded(lambda: fake._control(self.command, path, query, parsed)))
+            return
+
+        def record(status: int | None, events: int = -1) -> None:
+            fake._record(
+                RecordedRequest(self.command, path, query, headers, raw, body, parsed, arrived, status),
+                events,
+            )
+
+        delay = fake.faults.delay_for(path)
+        if delay > 0:
+            fake._closing.wait(delay)
+        fault = fake.faults.take(path)
+        if fault is not None and fault.kind is FaultKind.DELAY:
+            fake._closing.wait(fault.seconds)
+        elif fault is not None and fault.kind is FaultKind.DROP:
+            record(None)
+            self.close_connection = True
+            return
+        elif fault is not None and fault.kind is FaultKind.HANG:
+            record(None)
+            fake._closing.wait()  # bounded: max_lifetime expiry sets it too
+            self.close_connection = True
+            return
+        elif fault is not None and fault.kind is FaultKind.FAIL:
+            extra = {}
+            retry_after = fault.retry_after_header()
+            if retry_after is not None:
+                extra["Retry-After"] = retry_after
+            payload = {"detail": f"fake failure {fault.status}"} if fault.body is None else fault.body
+            if isinstance(payload, str):
+                payload = payload.encode("utf-8")  # a str body is sent as plain text, not JSON
+            record(fault.status)
+            self._send(_Reply(fault.status, payload, extra))
+            return
+
+        reply = self._guarded(lambda: fake._route(self.command, path, headers, parsed, bad_json))
+        events = len(parsed["batch"]) if reply.status == 200 and path_matches("/batch", path) else -1
+        record(reply.status, events)
+        self._send(reply)
+
+    def _guarded(self, answer: Callable[[], _Reply]) -> _Reply:
+        try:
+            return answer()
+        except Exception:  # a bug in the fake or in a test's handler: answer 500, keep it for the test
+            self.server.fake.handler_errors.append(traceback.format_exc())
+            return _Reply(500, {"detail": "fake PostHog handler error"})
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        return self.rfile.read(length) if length else b""
+
+    @staticmethod
+    def _decode(raw: bytes, headers: Headers) -> tuple[bytes, Any, bool]:
+        """Return (decoded body, parsed JSON or None, whether decoding failed)."""
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        try:
+            if encoding == "gzip":
+                body = gzip.decompress(raw)
+            elif encoding == "deflate":
+                body = zlib.decompress(raw)
+            else:
+                body = raw
+        except (OSError, EOFError, zlib.error):
+            return raw, None, True
+        if not body.strip():
+            return body, None, False
+        try:
+            return body, json.loads(body), False
+        except ValueError:
+            return body, None, True
+
+    def _send(self, reply: _Reply) -> None:
+        """Write status line, headers and body in one send (no Nagle / delayed-ACK stalls)."""
+        if reply.status in (204, 304) or reply.payload is None:
+            body = b""
+        elif isinstance(reply.payload, bytes):
+            body = reply.payload
+        else:
+            body = json.dumps(reply.payload).encode("utf-8")
+        phrase = self.responses.get(reply.status, ("Unknown",))[0]
+        lines = [
+            f"HTTP/1.1 {reply.status} {phrase}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+        ]
+        lines.extend(f"{name}: {value}" for name, value in reply.headers.items())
+        if self.close_connection:
+            lines.append("Connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
