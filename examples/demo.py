@@ -1,0 +1,191 @@
+"""`make demo`: run the SDK against a local PostHog-compatible server and show what it received.
+
+Starts `python -m tests.fake_server` in its own process, sends a few events through the module
+API, evaluates some feature flags (locally where possible, remotely otherwise), then prints
+every request the server got.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import posthog  # noqa: E402
+
+PERSONAL_KEY = "phx_demo_personal_key"
+
+FLAG_DEFINITIONS: dict[str, Any] = {
+    "flags": [
+        {
+            "id": 1,
+            "key": "beta-feature",
+            "active": True,
+            "filters": {"groups": [{"properties": [], "rollout_percentage": 50}]},
+        },
+        {
+            "id": 2,
+            "key": "checkout-test",
+            "active": True,
+            "filters": {
+                "groups": [{"properties": [], "rollout_percentage": 100}],
+                "multivariate": {
+                    "variants": [
+                        {"key": "control", "rollout_percentage": 33},
+                        {"key": "test-a", "rollout_percentage": 33},
+                        {"key": "test-b", "rollout_percentage": 34},
+                    ]
+                },
+                "payloads": {"test-b": json.dumps({"color": "blue"})},
+            },
+        },
+        {
+            "id": 3,
+            "key": "company-flag",
+            "active": True,
+            "filters": {
+                "aggregation_group_type_index": 0,
+                "groups": [
+                    {
+                        "properties": [
+                            {"key": "plan", "value": "enterprise", "operator": "exact", "type": "group"}
+                        ],
+                        "rollout_percentage": 100,
+                    }
+                ],
+            },
+        },
+        {
+            "id": 4,
+            "key": "needs-server",
+            "active": True,
+            "ensure_experience_continuity": True,
+            "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]},
+        },
+    ],
+    "group_type_mapping": {"0": "company"},
+    "cohorts": {},
+}
+
+
+def _control(url: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=data, method="POST" if data else "GET")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def _start_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_server", "--max-seconds", "120"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("FAKE_POSTHOG_URL="):
+        proc.kill()
+        raise SystemExit(f"fake server did not start: {line!r}")
+    return proc, line.split("=", 1)[1]
+
+
+def _flag_requests(url: str) -> int:
+    return sum(1 for r in _control(url, "/_fake/requests") if r["path"].startswith("/flags"))
+
+
+def main() -> None:
+    proc, url = _start_server()
+    try:
+        _control(
+            url,
+            "/_fake/config",
+            {
+                "flag_definitions": FLAG_DEFINITIONS,
+                "personal_api_key": PERSONAL_KEY,
+                "remote_flags": {"needs-server": "from-the-server"},
+            },
+        )
+        print(f"Fake PostHog listening on {url}\n")
+
+        posthog.project_api_key = "phc_demo_project_key"
+        posthog.host = url
+        posthog.personal_api_key = PERSONAL_KEY
+
+        print("== Events (each call returns at once; a background thread sends them in batches)")
+        calls = [
+            ("capture", lambda: posthog.capture("user-1", "movie played", {"movie_id": "123"})),
+            ("identify", lambda: posthog.identify("user-1", {"email": "dwayne@example.com"})),
+            ("alias", lambda: posthog.alias("session-42", "user-1")),
+            ("group_identify", lambda: posthog.group_identify("company", "acme-inc", {"employees": 11})),
+            (
+                "capture+groups",
+                lambda: posthog.capture("user-1", "report exported", groups={"company": "acme-inc"}),
+            ),
+        ]
+        for name, call in calls:
+            ok, message = call()
+            print(f"  {name:<15} accepted={ok} uuid={message['uuid']}")
+        posthog.page("user-1", "https://example.com/pricing", {"referrer": "newsletter"})
+        print("  page            (the facade returns None, as in 3.x)")
+
+        print("\n== Feature flags")
+        client = posthog.default_client
+        assert client is not None
+        client.wait_for_flags(timeout=5)
+        checks = [
+            ("beta-feature", "user-7", {}),
+            ("beta-feature", "user-123", {}),
+            ("checkout-test", "user-42", {}),
+            (
+                "company-flag",
+                "user-9",
+                {"groups": {"company": "acme-inc"}, "group_properties": {"company": {"plan": "Enterprise"}}},
+            ),
+            ("needs-server", "user-1", {}),
+        ]
+        for key, distinct_id, extra in checks:
+            before = _flag_requests(url)
+            value = posthog.get_feature_flag(key, distinct_id, **extra)
+            where = "asked the server" if _flag_requests(url) > before else "decided locally"
+            print(f"  {key:<14} for {distinct_id:<9} -> {value!r:<18} ({where})")
+        payload = posthog.get_feature_flag_payload("checkout-test", "user-42")
+        print(f"  checkout-test payload for user-42 -> {payload}")
+
+        started = time.monotonic()
+        posthog.shutdown()
+        print(f"\nshutdown() returned in {time.monotonic() - started:.3f}s; stats: {client.stats}")
+
+        print("\n== What the server received")
+        for request in _control(url, "/_fake/requests"):
+            print(f"{request['method']} {request['path']}")
+            body = request.get("json")
+            if request["path"].startswith("/batch") and isinstance(body, dict):
+                for message in body.get("batch", []):
+                    props = message.get("properties", {})
+                    shown = {
+                        k: v
+                        for k, v in props.items()
+                        if not k.startswith(("$lib", "$python", "$os", "$geoip"))
+                    }
+                    extra = {k: message[k] for k in ("$set", "$set_once") if k in message}
+                    print(f"    {message['event']:<22} {message['distinct_id']:<12} {json.dumps(shown)}")
+                    if extra:
+                        print(f"    {'':<22} {'':<12} {json.dumps(extra)}")
+            elif request["path"].startswith("/flags") and isinstance(body, dict):
+                print(f"    distinct_id={body.get('distinct_id')} keys={body.get('flag_keys_to_evaluate')}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)
+
+
+if __name__ == "__main__":
+    main()
