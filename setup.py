@@ -29,8 +29,8 @@ setup(
         "python-dateutil>2.1",
     ],
     extras_require={
-        "django": ["django>=3.2"],
-        "sentry": ["sentry-sdk", "django"],
+        "django": ["django>=4.2"],
+        "sentry": ["sentry-sdk", "django>=4.2"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -38,7 +38,7 @@ setup(
             "mypy>=1.8",
             "types-requests",
             "types-python-dateutil",
-            "django>=3.2",
+            "django>=4.2",
             "sentry-sdk>=1.40",
         ],
     },

@@ -17,7 +17,7 @@ from posthog._dropped_events import DeliveryStats, DropReason, DropRecorder
 from posthog._fork import on_fork_in_child
 from posthog._queue import EventQueue
 from posthog._serialize import encode_message
-from posthog.consumer import MAX_MSG_SIZE, Consumer, deliver
+from posthog.consumer import MAX_MSG_SIZE, Batch, Consumer, deliver
 from posthog.request import Transport
 
 __all__ = ["DEFAULT_FLUSH_TIMEOUT", "DEFAULT_SHUTDOWN_TIMEOUT", "EventDispatcher"]
@@ -162,7 +162,7 @@ class EventDispatcher:
         if len(data) > MAX_MSG_SIZE:
             self.drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}")
             return False
-        error = deliver(self, [(0, msg, data)])
+        error = deliver(self, Batch.of_encoded([msg], [data]))
         if error is not None:
             raise error  # 3.x: sync mode surfaces the failure to the caller
         return True

@@ -28,6 +28,7 @@ class EventQueue:
         self._ready = threading.Event()  # set when consumers may find work
         self._seq = 0
         self._space_waiters = 0
+        self._wanted = 1  # how many waiting items make it worth waking a consumer
         self._in_flight: dict[int, int] = {}  # holder id -> lowest sequence number it holds
 
     # --- 3.x-style inspection -----------------------------------------------------------
@@ -51,7 +52,10 @@ class EventQueue:
                 return False
             self._seq += 1
             self._items.append((self._seq, msg))
-        if not self._ready.is_set():
+            # Wake a consumer only when it has a use for it: an idle consumer wants the first
+            # message, one that is filling a batch wants enough to complete it.
+            wake = len(self._items) >= self._wanted
+        if wake and not self._ready.is_set():
             self._ready.set()
         return True
 
@@ -69,38 +73,36 @@ class EventQueue:
             self._space_waiters -= 1
 
     # --- consumers ------------------------------------------------------------------------
-    def pop(self, holder: int) -> Optional[QueuedItem]:
-        """Take the oldest item and record that ``holder`` now has it in flight."""
+    def pop_into(self, holder: int, out: list[dict[str, Any]], limit: int) -> int:
+        """Move up to ``limit`` oldest messages into ``out`` (held in flight by ``holder``)."""
         with self._mutex:
-            if not self._items:
-                return None
-            item = self._items.popleft()
+            items = self._items
+            count = min(limit, len(items))
+            if not count:
+                return 0
             if holder not in self._in_flight:
-                self._in_flight[holder] = item[0]
+                self._in_flight[holder] = items[0][0]
+            popleft = items.popleft
+            for _ in range(count):
+                out.append(popleft()[1])
             if self._space_waiters:
                 self._changed.notify_all()
-            return item
+            return count
 
-    def push_back(self, holder: int, item: QueuedItem) -> None:
-        """Return an item to the front (a consumer that cannot take it now)."""
+    def release(self, holder: int) -> None:
+        """``holder`` is done with everything it took."""
         with self._mutex:
-            self._items.appendleft(item)
-
-    def release(self, holder: int, lowest_still_held: Optional[int] = None) -> None:
-        """``holder`` is done with its items (except those from ``lowest_still_held`` on)."""
-        with self._mutex:
-            if lowest_still_held is None:
-                self._in_flight.pop(holder, None)
-            else:
-                self._in_flight[holder] = lowest_still_held
+            self._in_flight.pop(holder, None)
             self._changed.notify_all()
 
-    def wait_ready(self, timeout: Optional[float]) -> None:
-        """Block until an item may be available, a wake-up, or ``timeout``."""
+    def wait_ready(self, timeout: Optional[float], wanted: int = 1) -> None:
+        """Block until ``wanted`` items may be available, a wake-up, or ``timeout``."""
+        self._wanted = max(1, wanted)
         self._ready.clear()
-        if self._items:
+        if len(self._items) >= self._wanted:
             return
         self._ready.wait(timeout)
+        self._wanted = 1
 
     def wake(self) -> None:
         """Wake every consumer waiting in :meth:`wait_ready`."""

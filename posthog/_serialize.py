@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any, Final
 from uuid import UUID
 
-__all__ = ["clean", "encode_message", "estimate_size"]
+__all__ = ["clean", "encode_array", "encode_message", "estimate_size"]
 
 log = logging.getLogger("posthog")
 
@@ -131,6 +131,11 @@ def clean(value: Any) -> Any:
     return None if cleaned is _DROP else cleaned
 
 
+def encode_array(messages: list[dict[str, Any]]) -> bytes:
+    """Encode a list of messages in one go; raises when a value needs converting."""
+    return _ENCODER.encode(messages).encode("ascii")
+
+
 def encode_message(msg: Mapping[str, Any]) -> bytes:
     """Encode one message as compact, strict, ASCII JSON bytes."""
     try:
@@ -150,11 +155,12 @@ def estimate_size(values: Mapping[str, Any], budget: int) -> int:
     Non-ASCII text can grow up to 12x when escaped, which callers account for.
     """
     total = 0
+    scalars = _SCALARS
     for value in values.values():
         t = type(value)
         if t is str:
             total += len(value)
-        elif t not in _SCALARS:
+        elif t not in scalars:
             total += _estimate_nested(value, budget)
             if total > budget:
                 return total

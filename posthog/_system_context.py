@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
 
-__all__ = ["system_context"]
+__all__ = ["system_context", "system_properties_copy"]
 
 
 def _linux_version() -> str:
@@ -45,13 +45,21 @@ def _os_name_and_version() -> tuple[str, str]:
 @lru_cache(maxsize=1)
 def system_context() -> Mapping[str, str]:
     """The read-only system properties added to every ``capture`` event."""
+    return MappingProxyType(_system_properties())
+
+
+@lru_cache(maxsize=1)
+def _system_properties() -> dict[str, str]:
     os_name, os_version = _os_name_and_version()
     info = sys.version_info
-    return MappingProxyType(
-        {
-            "$python_runtime": platform.python_implementation(),
-            "$python_version": f"{info.major}.{info.minor}.{info.micro}",
-            "$os": os_name,
-            "$os_version": os_version or "",
-        }
-    )
+    return {
+        "$python_runtime": platform.python_implementation(),
+        "$python_version": f"{info.major}.{info.minor}.{info.micro}",
+        "$os": os_name,
+        "$os_version": os_version or "",
+    }
+
+
+def system_properties_copy() -> dict[str, str]:
+    """A new dict of the system properties (the hot path of ``capture``)."""
+    return _system_properties().copy()

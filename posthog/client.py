@@ -18,7 +18,7 @@ from posthog._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from posthog._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
 from posthog._messages import finish_message
 from posthog._serialize import encode_message, estimate_size
-from posthog._system_context import system_context
+from posthog._system_context import system_context, system_properties_copy
 from posthog._validation import (
     optional_mapping,
     require_id,
@@ -212,14 +212,17 @@ class Client:
             require_mapping("groups", groups)
         if self.disabled:
             return False, "disabled"
-        props: dict[str, Any] = self._flags.enrichment(
-            distinct_id,
-            event,  # type: ignore[arg-type]  # checked by require_str above
-            groups,
-            send_feature_flags,
-            disable_geoip,
-        )
-        props.update(system_context())
+        if self._flags.may_enrich or send_feature_flags:
+            props: dict[str, Any] = self._flags.enrichment(
+                distinct_id,
+                event,  # type: ignore[arg-type]  # checked by require_str above
+                groups,
+                send_feature_flags,
+                disable_geoip,
+            )
+            props.update(system_context())
+        else:
+            props = system_properties_copy()
         if properties:
             props.update(properties)
         if groups:

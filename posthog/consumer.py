@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any, Final, Optional
 
 from posthog._dropped_events import DropReason
 from posthog._retry import delay_for, is_retryable, retry_delays
-from posthog._serialize import encode_message
+from posthog._serialize import encode_array, encode_message
 from posthog.exceptions import APIError
 
 if TYPE_CHECKING:
     from posthog._dispatcher import EventDispatcher
-    from posthog._queue import QueuedItem
 
 __all__ = ["BATCH_SIZE_LIMIT", "MAX_MSG_SIZE", "Consumer"]
 
@@ -25,9 +24,23 @@ log = logging.getLogger("posthog")
 MAX_MSG_SIZE: Final = 900 * 1024
 #: Largest batch body (3.x: 5 MiB); never exceeded.
 BATCH_SIZE_LIMIT: Final = 5 * 1024 * 1024
+# Room for the body's other keys around the array (api_key, sentAt, historical_migration).
+_BODY_OVERHEAD: Final = 1024
 
-# (sequence number, message, encoded bytes)
-_Entry = tuple[int, dict[str, Any], bytes]
+
+class Batch:
+    """Messages to send together and their JSON array, encoded once (reused across retries)."""
+
+    __slots__ = ("array", "messages")
+
+    def __init__(self, messages: list[dict[str, Any]], array: bytes) -> None:
+        self.messages = messages
+        self.array = array
+
+    @classmethod
+    def of_encoded(cls, messages: list[dict[str, Any]], encoded: Sequence[bytes]) -> Batch:
+        """A batch from individually encoded messages."""
+        return cls(messages, b"[" + b",".join(encoded) + b"]")
 
 
 class Consumer:
@@ -35,13 +48,12 @@ class Consumer:
 
     def __init__(self, dispatcher: EventDispatcher, index: int = 0) -> None:
         self.dispatcher = dispatcher
+        self.index = index
         self.running = True
-        self._carry: Optional[_Entry] = None
         #: messages taken from the queue and not yet delivered or dropped (reported if abandoned)
         self.holding: list[dict[str, Any]] = []
         self.thread = threading.Thread(target=self.run, name="posthog.consumer", daemon=True)
         self._id = id(self)
-        self.index = index
 
     # 3.x code checked these on the consumer object itself.
     def start(self) -> None:
@@ -67,87 +79,84 @@ class Consumer:
         d = self.dispatcher
         while not d.abandoned:
             try:
-                batch = self._collect()
-                if batch:
-                    self._send(batch)
+                messages = self._collect()
+                if messages:
+                    try:
+                        for batch in encode_batches(d, messages):
+                            deliver(d, batch)
+                    finally:
+                        self.holding = []
+                        d.queue.release(self._id)
                 elif not self.running or d.draining:
                     break
             except Exception:  # the loop must survive anything; report and carry on
                 log.exception("unexpected error in the PostHog consumer thread")
-                self.dispatcher.queue.release(self._id)
+                self.holding = []
+                d.queue.release(self._id)
                 time.sleep(0.05)
 
-    # --- batching ---------------------------------------------------------------------
-    def _collect(self) -> list[_Entry]:
+    def _collect(self) -> list[dict[str, Any]]:
+        """Take up to ``flush_at`` messages, waiting at most ``flush_interval`` after the first."""
         d = self.dispatcher
         queue = d.queue
-        batch: list[_Entry] = []
-        size = 0
+        messages: list[dict[str, Any]] = []
+        self.holding = messages
         deadline = 0.0
-        if self._carry is not None:
-            batch.append(self._carry)
-            size = len(self._carry[2])
-            self._carry = None
-            deadline = time.monotonic() + d.flush_interval
-        while len(batch) < d.flush_at:
-            item = queue.pop(self._id)
-            if item is not None:
-                self.holding.append(item[1])
-            else:
-                if not self.running or d.draining or d.abandoned:
-                    break
-                if batch:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or d.urgent:
-                        break
-                    queue.wait_ready(remaining)
-                else:
-                    queue.wait_ready(1.0)
+        while len(messages) < d.flush_at:
+            if queue.pop_into(self._id, messages, d.flush_at - len(messages)):
+                if not deadline:
+                    deadline = time.monotonic() + d.flush_interval
                 continue
-            entry = self._encode(item)
-            if entry is None:
-                continue
-            if size + len(entry[2]) > BATCH_SIZE_LIMIT and batch:
-                self._carry = entry  # starts the next batch, so no batch passes the limit
+            if not self.running or d.draining or d.abandoned:
                 break
-            batch.append(entry)
-            size += len(entry[2])
-            if not deadline:
-                deadline = time.monotonic() + d.flush_interval
-        if not batch:
-            self.holding.clear()
-            queue.release(self._id)
-        return batch
+            if messages:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or d.urgent:
+                    break
+                queue.wait_ready(remaining, d.flush_at - len(messages))
+            else:
+                queue.wait_ready(1.0)
+        return messages
 
-    def _encode(self, item: QueuedItem) -> Optional[_Entry]:
-        seq, msg = item
+
+def encode_batches(d: EventDispatcher, messages: list[dict[str, Any]]) -> list[Batch]:
+    """Encode messages into batches that respect the size limits.
+
+    The common case is one C-level encode of the whole list. When that fails (a value needs
+    converting) or the result is too large, messages are encoded one by one: oversized ones are
+    dropped and reported, the rest split so that no request passes ``BATCH_SIZE_LIMIT``.
+    """
+    try:
+        array = encode_array(messages)
+    except (TypeError, ValueError, RecursionError):
+        array = None
+    if array is not None and len(array) <= BATCH_SIZE_LIMIT - _BODY_OVERHEAD:
+        return [Batch(messages, array)]
+    batches: list[Batch] = []
+    current: list[dict[str, Any]] = []
+    encoded: list[bytes] = []
+    size = 0
+    for msg in messages:
         try:
             data = encode_message(msg)
         except Exception as exc:  # a value no conversion could save
-            self.dispatcher.drops.record(DropReason.UNSERIALISABLE, [msg], cause=exc)
-            return None
+            d.drops.record(DropReason.UNSERIALISABLE, [msg], cause=exc)
+            continue
         if len(data) > MAX_MSG_SIZE:
-            self.dispatcher.drops.record(
-                DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}"
-            )
-            return None
-        return (seq, msg, data)
-
-    # --- sending ----------------------------------------------------------------------
-    def _send(self, batch: list[_Entry]) -> None:
-        try:
-            deliver(self.dispatcher, batch)
-        finally:
-            carry = self._carry
-            self.holding = [] if carry is None else [carry[1]]
-            self.dispatcher.queue.release(self._id, None if carry is None else carry[0])
+            d.drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}")
+            continue
+        if current and size + len(data) + 1 > BATCH_SIZE_LIMIT - _BODY_OVERHEAD:
+            batches.append(Batch.of_encoded(current, encoded))
+            current, encoded, size = [], [], 0
+        current.append(msg)
+        encoded.append(data)
+        size += len(data) + 1
+    if current:
+        batches.append(Batch.of_encoded(current, encoded))
+    return batches
 
 
-def _messages(batch: Sequence[_Entry]) -> list[dict[str, Any]]:
-    return [entry[1] for entry in batch]
-
-
-def deliver(d: EventDispatcher, batch: Sequence[_Entry]) -> Optional[Exception]:
+def deliver(d: EventDispatcher, batch: Batch) -> Optional[Exception]:
     """POST ``batch`` with the retry policy; record the outcome; return the final error, if any."""
     delays = retry_delays()
     attempt = 0
@@ -157,7 +166,7 @@ def deliver(d: EventDispatcher, batch: Sequence[_Entry]) -> Optional[Exception]:
         try:
             d.transport.post_batch(
                 d.api_key,
-                [entry[2] for entry in batch],
+                batch.array,
                 gzip=d.gzip,
                 historical_migration=d.historical_migration,
                 timeout=d.request_timeout(),
@@ -168,25 +177,29 @@ def deliver(d: EventDispatcher, batch: Sequence[_Entry]) -> Optional[Exception]:
             if isinstance(exc, APIError) and exc.status == 413:
                 # Too large for the server: halve until it fits; a single event that still
                 # does not fit is dropped on its own.
-                if len(batch) == 1:
-                    d.drops.record(DropReason.TOO_LARGE, _messages(batch), cause=exc)
+                if len(batch.messages) == 1:
+                    d.drops.record(DropReason.TOO_LARGE, batch.messages, cause=exc)
                     return exc
-                middle = len(batch) // 2
-                first = deliver(d, batch[:middle])
-                second = deliver(d, batch[middle:])
+                middle = len(batch.messages) // 2
+                first = deliver(d, _sub_batch(batch.messages[:middle]))
+                second = deliver(d, _sub_batch(batch.messages[middle:]))
                 return first or second
             if not is_retryable(exc):
                 reason = DropReason.REJECTED if isinstance(exc, APIError) else DropReason.RETRIES_EXHAUSTED
-                d.drops.record(reason, _messages(batch), cause=exc)
+                d.drops.record(reason, batch.messages, cause=exc)
                 return exc
             attempt += 1
             wait = delay_for(exc, next(delays))
             if attempt > d.max_retries or not d.can_wait(wait):
-                d.drops.record(DropReason.RETRIES_EXHAUSTED, _messages(batch), cause=exc)
+                d.drops.record(DropReason.RETRIES_EXHAUSTED, batch.messages, cause=exc)
                 return exc
             log.debug("batch upload failed (%s); retry %d in %.2fs", exc, attempt, wait)
             if not d.sleep(wait):
                 return None
             continue
-        d.record_sent(len(batch))
+        d.record_sent(len(batch.messages))
         return None
+
+
+def _sub_batch(messages: list[dict[str, Any]]) -> Batch:
+    return Batch.of_encoded(messages, [encode_message(msg) for msg in messages])

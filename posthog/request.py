@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, Optional, Union
@@ -182,18 +182,18 @@ class Transport:
     def post_batch(
         self,
         api_key: str,
-        encoded_messages: Sequence[bytes],
+        array: bytes,
         *,
         gzip: bool = False,
         historical_migration: bool = False,
         timeout: Optional[float] = None,
     ) -> requests.Response:
-        """POST already-encoded messages to ``/batch/`` in the 3.x body shape."""
+        """POST an already-encoded JSON array of messages to ``/batch/`` in the 3.x body shape."""
         body = b"".join(
             (
-                b'{"batch":[',
-                b",".join(encoded_messages),
-                b'],"historical_migration":',
+                b'{"batch":',
+                array,
+                b',"historical_migration":',
                 b"true" if historical_migration else b"false",
                 b',"sentAt":"',
                 _now_iso().encode("ascii"),

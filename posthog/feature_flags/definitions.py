@@ -18,7 +18,7 @@ import operator as _op
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import IntEnum
 from functools import lru_cache
 from types import MappingProxyType
@@ -212,9 +212,6 @@ class FlagDefinitions:
     raw_flags: list[dict[str, Any]] = field(default_factory=list)
     raw_group_type_mapping: dict[str, Any] = field(default_factory=dict)
     raw_cohorts: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.flags)
 
     @classmethod
     def parse(
@@ -592,14 +589,20 @@ def _classify_date_text(text: str) -> tuple[DateForm, Optional[datetime]]:
     return DateForm.DYNAMIC, None
 
 
+@lru_cache(maxsize=1024)
+def _parse_on_day(text: str, today: date) -> Optional[datetime]:
+    # dateutil's own default is "now, local time, at midnight".
+    return _parse_with_default(text, datetime(today.year, today.month, today.day))
+
+
 def parse_date_text(text: str) -> Optional[datetime]:
     """Parse like ``dateutil.parser.parse`` (naive → UTC); None when not a date.
 
-    Results that do not depend on today's date are cached.
+    Results are cached; those that depend on today's date ("June 5") per day.
     """
     form, parsed = _classify_date_text(text)
     if form is DateForm.DYNAMIC:
-        return _parse_with_default(text, None)
+        return _parse_on_day(text, date.today())
     return parsed
 
 

@@ -163,8 +163,9 @@ def match_conditions(
         override = condition.variant_override
         if override is not None:
             return override  # type: ignore[return-value]
-        variant = select_variant(flag, bucketing_id)
-        return variant or True
+        if not flag.variants and flag.variants_error is None:
+            return True
+        return select_variant(flag, bucketing_id) or True
     if undecided is not None:
         return undecided
     return False

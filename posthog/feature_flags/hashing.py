@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from hashlib import sha1
-from typing import Final
+import hashlib
+import importlib
+from collections.abc import Callable
+from struct import Struct
+from typing import Any, Final
 
 __all__ = ["LONG_SCALE", "hash_bucket"]
 
+
+def _fastest_sha1() -> Callable[[bytes], Any]:
+    try:  # CPython's built-in SHA-1 sets up faster than OpenSSL's for inputs this short.
+        sha1: Callable[[bytes], Any] = importlib.import_module("_sha1").sha1
+    except (ImportError, AttributeError):  # pragma: no cover - other interpreters
+        return hashlib.sha1
+    return sha1
+
+
+_sha1: Final = _fastest_sha1()
+_FIRST_8_BYTES: Final = Struct(">Q").unpack_from
+
 # 0xFFFFFFFFFFFFFFF (15 hex digits) as a double; it rounds to exactly 2**60.
 LONG_SCALE: Final[float] = float(0xFFFFFFFFFFFFFFF)
+
+# The same (flag, id) pairs are hashed again and again (every request of a user, every capture
+# with flag enrichment); SHA-1 is most of a simple flag's cost. Bounded: cleared when full.
+_CACHE: dict[str, float] = {}
+_CACHE_LIMIT: Final = 16_384
 
 
 def hash_bucket(flag_key: str, bucketing_id: object, salt: str = "") -> float:
@@ -17,6 +37,13 @@ def hash_bucket(flag_key: str, bucketing_id: object, salt: str = "") -> float:
     The bucket is the first 15 hex digits of SHA-1(``f"{flag_key}.{bucketing_id}{salt}"``)
     read as an integer, divided by ``LONG_SCALE`` in double precision.
     """
-    digest = sha1(f"{flag_key}.{bucketing_id}{salt}".encode()).digest()
-    # The first 15 hex digits are the top 60 bits of the first 8 bytes.
-    return (int.from_bytes(digest[:8], "big") >> 4) / LONG_SCALE
+    text = f"{flag_key}.{bucketing_id}{salt}"
+    bucket = _CACHE.get(text)
+    if bucket is None:
+        # The first 15 hex digits are the top 60 bits of the first 8 bytes.
+        value: int = _FIRST_8_BYTES(_sha1(text.encode()).digest())[0] >> 4
+        bucket = value / LONG_SCALE
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[text] = bucket
+    return bucket

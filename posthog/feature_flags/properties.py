@@ -72,7 +72,7 @@ def _text(value: object) -> str:
 
 
 def _exact(f: PropertyFilter, override: Any) -> Match:
-    text = _text(override).casefold()
+    text = (override if type(override) is str else str(override)).casefold()
     choices = f.folded_choices
     if choices is not None:
         return text in choices
@@ -92,11 +92,11 @@ def _is_not_set(f: PropertyFilter, override: Any) -> Match:
 
 
 def _icontains(f: PropertyFilter, override: Any) -> Match:
-    return f.folded in _text(override).casefold()
+    return f.folded in (override if type(override) is str else str(override)).casefold()
 
 
 def _not_icontains(f: PropertyFilter, override: Any) -> Match:
-    return f.folded not in _text(override).casefold()
+    return f.folded not in (override if type(override) is str else str(override)).casefold()
 
 
 def _regex(f: PropertyFilter, override: Any) -> Match:
@@ -143,14 +143,19 @@ def relative_date(number: int, unit: str, now: Optional[datetime] = None) -> Opt
         return None
 
 
+_ABSOLUTE: Final = DateForm.ABSOLUTE
+_RELATIVE: Final = DateForm.RELATIVE
+_DYNAMIC: Final = DateForm.DYNAMIC
+
+
 def _date_operand(f: PropertyFilter) -> Optional[datetime]:
     form = f.date_form
-    if form is DateForm.ABSOLUTE:
+    if form is _ABSOLUTE:
         return f.date_value
-    if form is DateForm.RELATIVE:
+    if form is _RELATIVE:
         assert f.relative is not None
         return relative_date(*f.relative)
-    if form is DateForm.DYNAMIC:
+    if form is _DYNAMIC:
         return parse_date_text(f.value_text)
     return None
 
@@ -264,7 +269,17 @@ def match_leaves(
     """
     for leaf in leaves:
         if type(leaf) is PropertyFilter:
-            result = match_filter(leaf, properties)
+            # match_filter, inlined: this loop is the hottest code of flag evaluation.
+            key = leaf.key
+            if key not in properties:
+                return _MISSING_PROPERTY
+            operator = leaf.operator
+            if operator is _IS_NOT_SET:
+                return _IS_NOT_SET_RESULT
+            override = properties[key]
+            if override is None and operator is not _IS_NOT:
+                return False
+            result = _MATCHERS[operator](leaf, override)
         else:
             result = _match_leaf(leaf, properties, cohorts, ())
         if result is not True:

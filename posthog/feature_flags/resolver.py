@@ -69,6 +69,7 @@ class FlagResolver:
         self._enrichment: tuple[Optional[FlagDefinitions], dict[Any, dict[str, Any]]] = (None, {})
         self._cache_path = cache_path
         self.local_only = False
+        self.may_enrich = False
         if definitions is not None:
             body = (
                 _load_json_file(definitions) if isinstance(definitions, (str, os.PathLike)) else definitions
@@ -84,6 +85,8 @@ class FlagResolver:
     # --- the snapshot ----------------------------------------------------------------------
     def _swap(self, snapshot: FlagDefinitions) -> None:
         self._snapshot = snapshot
+        #: whether captures get $feature/... properties (read on every capture)
+        self.may_enrich = bool(snapshot.flags)
         self._first_attempt.set()
 
     def _current(self) -> Optional[FlagDefinitions]:

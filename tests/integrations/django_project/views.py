@@ -1,0 +1,40 @@
+"""Views: plain, raising (sync and async), and 4xx-raising."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+
+class CheckoutError(Exception):
+    """The application's own error type, raised by the failing views."""
+
+
+def _charge_card(amount: int) -> None:
+    raise CheckoutError(f"card declined for {amount}")
+
+
+def ok(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    _charge_card(42)
+    return HttpResponse("unreachable")
+
+
+async def async_ok(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("async ok")
+
+
+async def async_boom(request: HttpRequest) -> HttpResponse:
+    _charge_card(7)
+    return HttpResponse("unreachable")
+
+
+def missing(request: HttpRequest) -> HttpResponse:
+    raise Http404("no such thing")
+
+
+def forbidden(request: HttpRequest) -> HttpResponse:
+    raise PermissionDenied("nope")

@@ -1,0 +1,51 @@
+"""The examples run as documented (each starts its own fake server)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_example(*path: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("POSTHOG_HOST", "DJANGO_SETTINGS_MODULE")}
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "examples", *path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_quickstart() -> None:
+    out = run_example("quickstart.py")
+
+    assert "received 6 events" in out
+    for event in ("viewed pricing", "$create_alias", "$identify", "$set_once", "$groupidentify"):
+        assert event in out
+    assert "'$groups': {'company': 'acme'}" in out
+
+
+def test_django_demo() -> None:
+    pytest.importorskip("django")
+    pytest.importorskip("sentry_sdk")
+
+    out = run_example("django_app", "run_demo.py")
+
+    assert "GET /checkout/      -> 200" in out
+    assert "GET /new-checkout/  -> 200 b'{\"new-checkout\": true}'" in out
+    assert "GET /boom/          -> 500" in out
+    assert "posthog_distinct_id='ada@example.com'" in out
+    assert "/project/phc_demo_project_key/person/ada@example.com'" in out
+    assert "checkout completed" in out
+    assert '"$feature_flag_response": true' in out
+    assert '"$sentry_exception": ["PaymentDeclinedError: card declined"]' in out
+    assert '"$sentry_url": "https://sentry.io/organizations/demo-org/issues/?project=1&query=' in out
