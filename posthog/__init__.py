@@ -16,7 +16,7 @@ from typing import Any, Optional, TypeVar
 
 from posthog._dropped_events import DeliveryStats, DropReason
 from posthog._options import DEFAULTS
-from posthog.client import Client, Posthog
+from posthog.client import Client, Posthog, warn_context
 from posthog.exception_capture import Integrations
 from posthog.exceptions import (
     APIError,
@@ -145,6 +145,9 @@ def capture(
     disable_geoip: Optional[bool] = None,
 ) -> tuple[bool, Any]:
     """Capture ``event`` for ``distinct_id`` (see :meth:`Client.capture`)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().capture(
         distinct_id,
         event,
@@ -167,6 +170,9 @@ def identify(
     disable_geoip: Optional[bool] = None,
 ) -> tuple[bool, Any]:
     """Set person properties (``$identify``)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().identify(
         distinct_id,
         properties=properties,
@@ -186,6 +192,9 @@ def set(
     disable_geoip: Optional[bool] = None,
 ) -> tuple[bool, Any]:
     """Set person properties (``$set``)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().set(
         distinct_id,
         properties=properties,
@@ -205,6 +214,9 @@ def set_once(
     disable_geoip: Optional[bool] = None,
 ) -> tuple[bool, Any]:
     """Set person properties that are not set yet (``$set_once``)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().set_once(
         distinct_id,
         properties=properties,
@@ -225,6 +237,9 @@ def group_identify(
     disable_geoip: Optional[bool] = None,
 ) -> tuple[bool, Any]:
     """Set properties of a group (``$groupidentify``)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().group_identify(
         group_type,
         group_key,
@@ -245,6 +260,9 @@ def alias(
     disable_geoip: Optional[bool] = None,
 ) -> tuple[bool, Any]:
     """Link ``distinct_id`` to ``previous_id`` (``$create_alias``)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().alias(
         previous_id, distinct_id, context=context, timestamp=timestamp, uuid=uuid, disable_geoip=disable_geoip
     )
@@ -261,6 +279,9 @@ def capture_exception(
     **kwargs: Any,
 ) -> Any:
     """Capture an exception as ``$exception`` (never raises)."""
+    if context is not None:
+        warn_context()
+        context = None
     return _proxy().capture_exception(
         exception,
         distinct_id=distinct_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Any, Final, Optional
@@ -28,6 +29,28 @@ log = logging.getLogger("posthog")
 DEFAULT_FLUSH_TIMEOUT: Final = 10.0
 #: ``shutdown()`` without a timeout, and interpreter exit, wait at most this long.
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
+
+
+_uwsgi_warned = False
+
+
+def _warn_if_uwsgi_without_threads() -> None:
+    """Under uWSGI without ``enable-threads`` our consumer thread never runs: say so once."""
+    global _uwsgi_warned
+    uwsgi = sys.modules.get("uwsgi")
+    if uwsgi is None or _uwsgi_warned:
+        return
+    _uwsgi_warned = True
+    try:
+        options = getattr(uwsgi, "opt", {})
+        enabled = options.get("enable-threads") or options.get("threads")
+    except Exception:  # an unusual uwsgi module: do not guess
+        return
+    if not enabled:
+        log.warning(
+            "uWSGI runs without threads: PostHog events will not be sent from the background. "
+            "Start uWSGI with --enable-threads (or use sync_mode=True)."
+        )
 
 
 class EventDispatcher:
@@ -146,6 +169,7 @@ class EventDispatcher:
         with self._lock:
             if self._started:
                 return
+            _warn_if_uwsgi_without_threads()
             self.consumers = [Consumer(self, i) for i in range(self.threads)]
             for consumer in self.consumers:
                 consumer.start()
@@ -212,6 +236,7 @@ class EventDispatcher:
             self.shut_down = True
         if self.sync_mode or not self._started:
             self.transport.close()
+            self.drops.log_unreported()
             return 0
         limit = self.shutdown_timeout if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + limit
@@ -235,6 +260,7 @@ class EventDispatcher:
             )
         for consumer in self.consumers:
             consumer.join(max(0.0, min(0.2, deadline - time.monotonic())) if not done else 1.0)
+        self.drops.log_unreported()
         if done:
             self.transport.close()
         return lost

@@ -64,6 +64,14 @@ class DropRecorder:
         """Forget the parent's lock state (it may have been held by a thread that is gone)."""
         self._lock = threading.Lock()
 
+    def log_unreported(self) -> None:
+        """Log drops still waiting for their summary line (called at shutdown and exit)."""
+        with self._lock:
+            pending = {reason: n for reason, n in self._unlogged.items() if n}
+            self._unlogged.clear()
+        for reason, count in pending.items():
+            log.warning("dropped %d more event(s) (%s) since the last report", count, reason.value)
+
     def counts(self) -> Mapping[DropReason, int]:
         """A copy of the counters."""
         with self._lock:

@@ -16,10 +16,10 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final
+from typing import Any, Final, Optional
 from uuid import UUID
 
-__all__ = ["clean", "encode_array", "encode_message", "estimate_size"]
+__all__ = ["clean", "copy_properties", "encode_array", "encode_message", "estimate_size"]
 
 log = logging.getLogger("posthog")
 
@@ -77,7 +77,10 @@ def _clean(value: Any, depth: int, active: set[int]) -> Any:
                 for k, v in value.items():
                     cleaned = _clean(v, depth + 1, active)
                     if cleaned is not _DROP:
-                        out[_key(k)] = cleaned
+                        try:
+                            out[_key(k)] = cleaned
+                        except Exception as exc:  # a key whose str() raises: drop that item only
+                            _note("unusable key", type(exc).__name__)
                 return out
             items = [_clean(v, depth + 1, active) for v in value]
             return [v for v in items if v is not _DROP]
@@ -141,8 +144,76 @@ def encode_message(msg: Mapping[str, Any]) -> bytes:
     try:
         return _ENCODER.encode(msg).encode("ascii")
     except (TypeError, ValueError, RecursionError):
-        # Something needs converting (Decimal, NaN, a set, a cycle...): take the careful path.
-        return _ENCODER.encode(clean(msg)).encode("ascii")
+        pass
+    # Something needs converting (Decimal, NaN, a set, a cycle...): take the careful path.
+    cleaned = clean(msg)
+    try:
+        return _ENCODER.encode(cleaned).encode("ascii")
+    except (TypeError, ValueError, RecursionError):
+        # Still not encodable (an int past Python's digit limit...): keep everything else.
+        return _ENCODER.encode(_prune(cleaned)).encode("ascii")
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _prune(value: Any) -> Any:
+    """Drop, element by element, what the encoder still refuses (only on the failure path)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if _encodable(item):
+                out[key] = item
+            elif isinstance(item, (dict, list)):
+                out[key] = _prune(item)
+            else:
+                _note("unencodable value", type(item).__name__)
+        return out
+    if isinstance(value, list):
+        kept: list[Any] = []
+        for item in value:
+            if _encodable(item):
+                kept.append(item)
+            elif isinstance(item, (dict, list)):
+                kept.append(_prune(item))
+            else:
+                _note("unencodable value", type(item).__name__)
+        return kept
+    return value if _encodable(value) else None
+
+
+def copy_properties(source: Mapping[str, Any], into: dict[str, Any], budget: int) -> int:
+    """Copy ``source`` into ``into`` as it is now, and estimate its JSON size (stopping past ``budget``).
+
+    Scalars are shared; anything else is cleaned right away (a deep, JSON-safe copy), so later
+    changes by the caller do not leak into the event and the returned message is what is sent.
+    """
+    total = 0
+    scalars = _SCALARS
+    convert: Optional[list[Any]] = None
+    for key, value in source.items():
+        t = type(value)
+        if t is str:
+            total += len(value)
+        elif t not in scalars or (t is float and value - value != 0):
+            if convert is None:
+                convert = []
+            convert.append(key)
+    into.update(source)
+    if convert is not None:
+        for key in convert:
+            cleaned = _clean(source[key], 1, set())
+            if cleaned is _DROP:
+                del into[key]
+            else:
+                into[key] = cleaned
+                total += _estimate_nested(cleaned, budget)
+    return total + 16 * len(source)
 
 
 _SCALARS: Final = frozenset({int, float, bool, type(None)})

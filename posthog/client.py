@@ -17,7 +17,7 @@ from posthog import _logging
 from posthog._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from posthog._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
 from posthog._messages import finish_message
-from posthog._serialize import encode_message, estimate_size
+from posthog._serialize import copy_properties, encode_message
 from posthog._system_context import system_context, system_properties_copy
 from posthog._validation import (
     optional_mapping,
@@ -29,7 +29,14 @@ from posthog._validation import (
 from posthog.consumer import MAX_MSG_SIZE
 from posthog.feature_flags.resolver import FlagResolver
 from posthog.request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
-from posthog.types import FlagsAndPayloads, FlagValue
+from posthog.types import (
+    FlagsAndPayloads,
+    FlagValue,
+    normalize_flags_response,
+    to_flags_and_payloads,
+    to_payloads,
+    to_values,
+)
 
 __all__ = ["Client"]
 
@@ -46,8 +53,9 @@ _LOG_RECORD_ATTRS = frozenset(
 )
 
 
-def _warn_context() -> None:
-    warnings.warn("'context' parameter is deprecated and ignored", DeprecationWarning, stacklevel=3)
+def warn_context(stacklevel: int = 3) -> None:
+    """The 3.x ``context`` argument is accepted, ignored, and warned about (once per call)."""
+    warnings.warn("'context' parameter is deprecated and ignored", DeprecationWarning, stacklevel=stacklevel)
 
 
 def _env_disabled() -> bool:
@@ -203,7 +211,7 @@ class Client:
     ) -> EventResult:
         """Capture ``event`` for ``distinct_id``; returns ``(accepted, message)``."""
         if context is not None:
-            _warn_context()
+            warn_context()
         require_id("distinct_id", distinct_id)
         require_str("event", event)
         if properties and type(properties) is not dict:
@@ -223,11 +231,10 @@ class Client:
             props.update(system_context())
         else:
             props = system_properties_copy()
-        if properties:
-            props.update(properties)
+        size = copy_properties(properties, props, _SAFE_ESTIMATE) if properties else 0
         if groups:
             props["$groups"] = dict(groups)
-        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, properties)  # type: ignore[arg-type]
+        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, size)  # type: ignore[arg-type]
 
     def identify(
         self,
@@ -239,6 +246,8 @@ class Client:
         disable_geoip: Optional[bool] = None,
     ) -> EventResult:
         """Set person properties (``$identify`` with top-level ``$set``)."""
+        if context is not None:
+            warn_context()
         return self._person_event(
             "$identify", "$set", distinct_id, properties, context, timestamp, uuid, disable_geoip
         )
@@ -253,6 +262,8 @@ class Client:
         disable_geoip: Optional[bool] = None,
     ) -> EventResult:
         """Set person properties (``$set``)."""
+        if context is not None:
+            warn_context()
         return self._person_event(
             "$set", "$set", distinct_id, properties, context, timestamp, uuid, disable_geoip
         )
@@ -267,6 +278,8 @@ class Client:
         disable_geoip: Optional[bool] = None,
     ) -> EventResult:
         """Set person properties only where not yet set (``$set_once``)."""
+        if context is not None:
+            warn_context()
         return self._person_event(
             "$set_once", "$set_once", distinct_id, properties, context, timestamp, uuid, disable_geoip
         )
@@ -283,13 +296,15 @@ class Client:
         disable_geoip: Optional[bool],
     ) -> EventResult:
         if context is not None:
-            _warn_context()
+            warn_context()
         person = optional_mapping("properties", properties or None)
         require_id("distinct_id", distinct_id)
         if self.disabled:
             return False, "disabled"
+        person_props: dict[str, Any] = {}
+        size = copy_properties(person, person_props, _SAFE_ESTIMATE)
         return self._enqueue(
-            event, distinct_id, {}, timestamp, uuid, disable_geoip, {slot: dict(person)}, person
+            event, distinct_id, {}, timestamp, uuid, disable_geoip, {slot: person_props}, size
         )
 
     def group_identify(
@@ -305,7 +320,7 @@ class Client:
     ) -> EventResult:
         """Set properties of a group (``$groupidentify``)."""
         if context is not None:
-            _warn_context()
+            warn_context()
         require_id("group_type", group_type)
         require_id("group_key", group_key)
         group_props = optional_mapping("properties", properties or None)
@@ -315,10 +330,10 @@ class Client:
             distinct_id = f"${group_type}_{group_key}"
         if self.disabled:
             return False, "disabled"
-        props = {"$group_type": group_type, "$group_key": group_key, "$group_set": dict(group_props)}
-        return self._enqueue(
-            "$groupidentify", distinct_id, props, timestamp, uuid, disable_geoip, None, group_props
-        )
+        group_set: dict[str, Any] = {}
+        size = copy_properties(group_props, group_set, _SAFE_ESTIMATE)
+        props = {"$group_type": group_type, "$group_key": group_key, "$group_set": group_set}
+        return self._enqueue("$groupidentify", distinct_id, props, timestamp, uuid, disable_geoip, None, size)
 
     def alias(
         self,
@@ -331,7 +346,7 @@ class Client:
     ) -> EventResult:
         """Link ``distinct_id`` (the alias) to ``previous_id`` (``$create_alias``)."""
         if context is not None:
-            _warn_context()
+            warn_context()
         require_id("previous_id", previous_id)
         require_id("distinct_id", distinct_id)
         if self.disabled:
@@ -351,17 +366,16 @@ class Client:
     ) -> EventResult:
         """Capture a ``$pageview`` of ``url`` (the caller's dict is not modified)."""
         if context is not None:
-            _warn_context()
+            warn_context()
         page_props = optional_mapping("properties", properties or None)
         require_id("distinct_id", distinct_id)
         require_str("url", url)
         if self.disabled:
             return False, "disabled"
-        props = dict(page_props)
+        props: dict[str, Any] = {}
+        size = copy_properties(page_props, props, _SAFE_ESTIMATE)
         props["$current_url"] = url
-        return self._enqueue(
-            "$pageview", distinct_id, props, timestamp, uuid, disable_geoip, None, page_props
-        )
+        return self._enqueue("$pageview", distinct_id, props, timestamp, uuid, disable_geoip, None, size)
 
     def screen(
         self,
@@ -375,17 +389,16 @@ class Client:
     ) -> EventResult:
         """Capture a ``$screen`` view of ``screen_name`` (absent from 3.25.0, where it raised)."""
         if context is not None:
-            _warn_context()
+            warn_context()
         screen_props = optional_mapping("properties", properties or None)
         require_id("distinct_id", distinct_id)
         require_str("screen_name", screen_name)
         if self.disabled:
             return False, "disabled"
-        props = dict(screen_props)
+        props: dict[str, Any] = {}
+        size = copy_properties(screen_props, props, _SAFE_ESTIMATE)
         props["$screen_name"] = screen_name
-        return self._enqueue(
-            "$screen", distinct_id, props, timestamp, uuid, disable_geoip, None, screen_props
-        )
+        return self._enqueue("$screen", distinct_id, props, timestamp, uuid, disable_geoip, None, size)
 
     def capture_exception(
         self,
@@ -404,7 +417,7 @@ class Client:
         handled. Without a ``distinct_id`` the event is personless.
         """
         if context is not None:
-            _warn_context()
+            warn_context()
         try:
             from posthog.exception_utils import exc_info_from, exception_properties
 
@@ -441,7 +454,7 @@ class Client:
         uuid: Any,
         disable_geoip: Optional[bool],
         extra: Optional[dict[str, Any]] = None,
-        user_data: Optional[Mapping[str, Any]] = None,
+        size: int = 0,
     ) -> EventResult:
         # Only what the caller passed can be large; an exact size check runs only when a cheap
         # estimate says the event might pass the limit.
@@ -449,14 +462,18 @@ class Client:
         msg = finish_message(event, distinct_id, properties, timestamp, uuid, geoip, self.super_properties)
         if extra:
             msg.update(extra)
-        if user_data and estimate_size(user_data, _SAFE_ESTIMATE) > _SAFE_ESTIMATE:
+        if size > _SAFE_ESTIMATE:
             size = len(encode_message(msg))
             if size > MAX_MSG_SIZE:
                 self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{size} bytes > {MAX_MSG_SIZE}")
                 return False, msg
+        return self._deliver(msg), msg
+
+    def _deliver(self, msg: dict[str, Any]) -> bool:
+        """Hand a finished message on (overridden by ``posthog.testing.RecordingClient``)."""
         if not self.send:
-            return True, msg
-        return self._dispatcher.put(msg), msg
+            return True
+        return self._dispatcher.put(msg)
 
     # --- lifecycle -------------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> int:
@@ -530,10 +547,14 @@ class Client:
 
     def load_feature_flags(self) -> None:
         """Fetch flag definitions now (and keep polling them); needs ``personal_api_key``."""
+        if self.disabled:
+            return
         self._flags.load_now()
 
     def wait_for_flags(self, timeout: float = 10.0) -> bool:
         """Wait until flag definitions are loaded; True if they are."""
+        if self.disabled:
+            return self._flags.raw_flags() is not None
         return self._flags.wait_until_loaded(timeout)
 
     def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
@@ -687,10 +708,12 @@ class Client:
         group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
         disable_geoip: Optional[bool] = None,
     ) -> Any:
-        """Ask the server for every flag (raises on errors, as 3.x)."""
+        """Ask the server for every flag (raises on errors, as 3.x); nothing when disabled."""
         require_id("distinct_id", distinct_id)
         if groups:
             require_mapping("groups", groups)
+        if self.disabled:
+            return normalize_flags_response({})
         return self._flags.remote_decision(
             distinct_id, groups, person_properties, group_properties, disable_geoip
         )
@@ -707,7 +730,7 @@ class Client:
         decision = self.get_flags_decision(
             distinct_id, groups, person_properties, group_properties, disable_geoip
         )
-        return {key: flag.get_value() for key, flag in decision["flags"].items()}
+        return to_values(decision) or {}
 
     def get_feature_payloads(
         self,
@@ -721,11 +744,7 @@ class Client:
         decision = self.get_flags_decision(
             distinct_id, groups, person_properties, group_properties, disable_geoip
         )
-        return {
-            key: flag.metadata.payload
-            for key, flag in decision["flags"].items()
-            if flag.enabled and flag.metadata.payload
-        }
+        return to_payloads(decision) or {}
 
     def get_feature_flags_and_payloads(
         self,
@@ -735,15 +754,11 @@ class Client:
         group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
         disable_geoip: Optional[bool] = None,
     ) -> FlagsAndPayloads:
-        """Remote: values and payloads."""
-        return {
-            "featureFlags": self.get_feature_variants(
-                distinct_id, groups, person_properties, group_properties, disable_geoip
-            ),
-            "featureFlagPayloads": self.get_feature_payloads(
-                distinct_id, groups, person_properties, group_properties, disable_geoip
-            ),
-        }
+        """Remote: values and payloads, from one request."""
+        decision = self.get_flags_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+        return to_flags_and_payloads(decision)
 
 
 class Posthog(Client):

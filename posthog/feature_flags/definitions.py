@@ -226,7 +226,7 @@ class FlagDefinitions:
         by_key: dict[str, FlagDefinition] = {}
         for raw in raw_flags:
             if not isinstance(raw, dict):
-                _warn_once("?", f"flag definition is a {type(raw).__name__}, not an object; skipped")
+                _warn_once("a flag definition", f"it is a {type(raw).__name__}, not an object; skipped")
                 continue
             definition = parse_flag(raw)
             parsed.append(definition)
@@ -235,6 +235,9 @@ class FlagDefinitions:
 
         mapping = {k: v for k, v in raw_mapping.items() if isinstance(k, str) and isinstance(v, str)}
         parsed_cohorts = {k: _parse_cohort(k, v) for k, v in raw_cohorts.items() if isinstance(k, str)}
+        for cohort_id in sorted(_cohorts_in_cycles(parsed_cohorts)):
+            # Evaluation stops at the cycle (the flag is inconclusive); say so once here.
+            _warn_once(f"cohort {cohort_id}", "the cohort refers to itself through cohort filters")
         return cls(
             flags=tuple(parsed),
             by_key=MappingProxyType(by_key),
@@ -277,14 +280,14 @@ _LOGGED: set[tuple[str, str]] = set()
 _LOGGED_LIMIT: Final = 1024
 
 
-def _warn_once(key: str, reason: str) -> None:
-    entry = (key, reason)
+def _warn_once(subject: str, reason: str) -> None:
+    entry = (subject, reason)
     if entry in _LOGGED:
         return
     if len(_LOGGED) >= _LOGGED_LIMIT:
         _LOGGED.clear()
     _LOGGED.add(entry)
-    log.warning("[FEATURE FLAGS] flag %r cannot be evaluated locally: %s", key, reason)
+    log.warning("[FEATURE FLAGS] %s cannot be evaluated locally: %s", subject, reason)
 
 
 def _parse_cohort(cohort_id: str, raw: object) -> PropertyGroup:
@@ -292,6 +295,34 @@ def _parse_cohort(cohort_id: str, raw: object) -> PropertyGroup:
     if group.error is not None:
         _warn_once(f"cohort {cohort_id}", group.error)
     return group
+
+
+def _referenced_cohorts(group: PropertyGroup) -> set[str]:
+    found: set[str] = set()
+    pending = [group]
+    while pending:
+        current = pending.pop()
+        pending.extend(current.groups)
+        found.update(leaf.cohort_id for leaf in current.leaves if isinstance(leaf, CohortFilter))
+    return found
+
+
+def _cohorts_in_cycles(cohorts: Mapping[str, PropertyGroup]) -> set[str]:
+    edges = {cohort_id: _referenced_cohorts(group) & cohorts.keys() for cohort_id, group in cohorts.items()}
+    in_cycle: set[str] = set()
+    for start in edges:
+        # Is `start` reachable from its own references?
+        seen: set[str] = set()
+        pending = list(edges[start])
+        while pending:
+            current = pending.pop()
+            if current == start:
+                in_cycle.add(start)
+                break
+            if current not in seen:
+                seen.add(current)
+                pending.extend(edges[current])
+    return in_cycle
 
 
 def _guarded_group(raw: object) -> PropertyGroup:
@@ -313,7 +344,7 @@ def parse_flag(raw: Mapping[str, Any]) -> FlagDefinition:
     except Exception as exc:  # parsing must never fail; the flag alone becomes inconclusive
         definition = _broken_flag(key, raw, f"unparsable definition ({type(exc).__name__}: {exc})")
     if definition.is_malformed:
-        _warn_once(key, _first_error(definition))
+        _warn_once(f"flag {key!r}", _first_error(definition))
     return definition
 
 
@@ -561,8 +592,10 @@ def parse_relative_date(text: str) -> Optional[tuple[int, str]]:
 
 # Two defaults that differ in year, month and day: a text whose parse is the same under both does
 # not depend on "today". Leap years and 31-day months, so that no explicit day fails under them
-# that could succeed under the real default.
-_PROBE_DEFAULTS: Final = (datetime(2004, 1, 31), datetime(2008, 3, 31))
+# that could succeed under the real default; days below 29, so that dateutil never clamps them
+# ("Feb 2024" takes today's day of the month); two weeks apart, so that a weekday
+# ("Feb 2024 monday") cannot map both to one date.
+_PROBE_DEFAULTS: Final = (datetime(2004, 1, 1), datetime(2008, 3, 15))
 
 
 def _parse_with_default(text: str, default: Optional[datetime]) -> Optional[datetime]:
@@ -579,14 +612,13 @@ def _classify_date_text(text: str) -> tuple[DateForm, Optional[datetime]]:
     second = _parse_with_default(text, _PROBE_DEFAULTS[1])
     if first is None and second is None:
         return DateForm.INVALID, None
-    if (
-        first is not None
-        and second is not None
-        and first == second
-        and first.utcoffset() == second.utcoffset()
-    ):
-        return DateForm.ABSOLUTE, first
-    return DateForm.DYNAMIC, None
+    if first is None or second is None:
+        return DateForm.DYNAMIC, None
+    try:
+        same = first == second and first.utcoffset() == second.utcoffset()
+    except ValueError:  # an offset of 24 h or more: 3.x fails when it compares; so will we
+        same = False
+    return (DateForm.ABSOLUTE, first) if same else (DateForm.DYNAMIC, None)
 
 
 @lru_cache(maxsize=1024)

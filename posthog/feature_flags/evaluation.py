@@ -53,8 +53,9 @@ def is_inconclusive(value: object) -> TypeGuard[Inconclusive]:
 
 
 _CONTINUITY: Final = Inconclusive("the flag ensures experience continuity, which needs the server")
-_FROM_UNDECIDED: Final[Mapping[Undecided, Inconclusive]] = MappingProxyType(
-    {reason: Inconclusive(reason.value) for reason in Undecided}
+# Keyed by member name: Enum.__hash__ is Python code, a str key hashes in C.
+_FROM_UNDECIDED: Final[Mapping[str, Inconclusive]] = MappingProxyType(
+    {reason.name: Inconclusive(reason.value) for reason in Undecided}
 )
 _NO_PROPERTIES: Final[Mapping[str, Any]] = MappingProxyType({})
 
@@ -127,7 +128,7 @@ def evaluate_flag(
         _log_once(logging.ERROR, flag.key, "error while computing the flag locally: %r", exc)
         return Inconclusive(f"{type(exc).__name__}: {exc}")
     if type(result) is Undecided:
-        return _FROM_UNDECIDED[result]
+        return _FROM_UNDECIDED[result._name_]
     return result  # type: ignore[return-value]
 
 

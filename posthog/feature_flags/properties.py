@@ -174,7 +174,10 @@ def _date_compare(f: PropertyFilter, override: Any, before: bool) -> Match:
         parsed = parse_date_text(override)
         if parsed is None:
             return Undecided.INVALID_DATE_PROPERTY
-        return parsed < operand if before else parsed > operand
+        try:
+            return parsed < operand if before else parsed > operand
+        except ValueError:  # an offset of 24 h or more; 3.x compares strings inside its try
+            return Undecided.INVALID_DATE_PROPERTY
     return Undecided.UNSUPPORTED_DATE_PROPERTY
 
 

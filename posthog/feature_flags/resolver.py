@@ -253,6 +253,9 @@ class FlagResolver:
     def _load_cache(self, path: PathLike) -> None:
         try:
             cached = _load_json_file(path)
+            if cached.get("api_key") != self._client.api_key:
+                log.info("flag definitions cache %s belongs to another project; not used", path)
+                return
             age = time.time() - float(cached["fetched_at"])
             if age > CACHE_MAX_AGE_SECONDS:
                 log.info("flag definitions cache %s is %.0fs old; not used", path, age)
@@ -268,7 +271,15 @@ class FlagResolver:
         tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump({"fetched_at": time.time(), "etag": self._etag, "definitions": body}, fh)
+                json.dump(
+                    {
+                        "api_key": self._client.api_key,
+                        "fetched_at": time.time(),
+                        "etag": self._etag,
+                        "definitions": body,
+                    },
+                    fh,
+                )
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("could not write the flag definitions cache %s: %s", path, exc)

@@ -1,0 +1,51 @@
+"""Opt-in pytest plugin: the ``posthog_recorder`` fixture.
+
+Enable it with ``pytest -p posthog.testing.pytest_plugin`` or, in a ``conftest.py``,
+``pytest_plugins = ["posthog.testing.pytest_plugin"]``.
+
+    def test_checkout(posthog_recorder):
+        posthog_recorder.flags.flag("new-checkout", True)
+        checkout("user-1")                      # code that calls posthog.capture(...)
+        assert_captured(posthog_recorder, "order completed", distinct_id="user-1")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import posthog
+from posthog._options import FACADE_SETTINGS
+from posthog.testing._recording import RecordingClient
+
+__all__ = ["posthog_recorder"]
+
+
+@pytest.fixture
+def posthog_recorder() -> Iterator[RecordingClient]:
+    """A :class:`RecordingClient` installed as ``posthog.default_client`` for this test.
+
+    ``posthog.disabled`` is turned off while the test runs (a test settings file often sets it),
+    and the previous default client and every module setting are put back afterwards.
+    """
+    saved_settings = {name: getattr(posthog, name) for name in FACADE_SETTINGS}
+    recorder = RecordingClient(
+        posthog.project_api_key or posthog.api_key or "phc_test",
+        super_properties=posthog.super_properties,
+        disable_geoip=posthog.disable_geoip,
+        privacy_mode=posthog.privacy_mode,
+        project_root=posthog.project_root,
+    )
+    with posthog._client_lock:
+        saved_client = posthog.default_client
+        posthog.default_client = recorder
+    posthog.disabled = False
+    try:
+        yield recorder
+    finally:
+        with posthog._client_lock:
+            posthog.default_client = saved_client
+        for name, value in saved_settings.items():
+            setattr(posthog, name, value)
+        recorder.shutdown(timeout=0)
