@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Optional, TypeVar
 
 from posthog._dropped_events import DeliveryStats, DropReason
+from posthog._invocation import flush_after, scope_flush
 from posthog._options import DEFAULTS
 from posthog.client import Client, Posthog, warn_context
 from posthog.exception_capture import Integrations
@@ -56,6 +57,7 @@ __all__ = [
     "feature_enabled",
     "feature_flag_definitions",
     "flush",
+    "flush_after",
     "get_all_flags",
     "get_all_flags_and_payloads",
     "get_feature_flag",
@@ -66,6 +68,7 @@ __all__ = [
     "join",
     "load_feature_flags",
     "page",
+    "scope_flush",
     "screen",
     "set",
     "set_once",

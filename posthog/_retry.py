@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final, Optional
 
-import backoff
-import requests
-
 from posthog.exceptions import APIError
 
 __all__ = ["MAX_RETRY_AFTER_SECONDS", "is_retryable", "retry_delays"]
@@ -28,11 +25,15 @@ def is_retryable(exc: BaseException) -> bool:
             return False
         # 429 means "slow down", not "give up"; 408 is the server timing out on us.
         return status in (408, 429) or status >= 500
+    import requests  # already imported by the time anything failed
+
     return isinstance(exc, (requests.exceptions.RequestException, OSError))
 
 
 def retry_delays() -> Iterator[float]:
     """Full-jitter exponential waits (about 0.1-0.5 s, then up to 1, 2, 4 ... 30 s)."""
+    import backoff  # imported on first retry: `import posthog` stays fast
+
     for ceiling in backoff.expo(base=2, factor=0.5, max_value=MAX_DELAY_SECONDS):
         if ceiling is None:  # backoff's generators may start with a priming None
             continue

@@ -295,8 +295,6 @@ class Client:
         uuid: Any,
         disable_geoip: Optional[bool],
     ) -> EventResult:
-        if context is not None:
-            warn_context()
         person = optional_mapping("properties", properties or None)
         require_id("distinct_id", distinct_id)
         if self.disabled:
@@ -599,21 +597,23 @@ class Client:
         disable_geoip: Optional[bool] = None,
     ) -> Optional[FlagValue]:
         """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
-        require_str("key", key)
-        require_id("distinct_id", distinct_id)
-        if groups is not None:
+        if type(key) is not str:
+            require_str("key", key)
+        if type(distinct_id) is not str:
+            require_id("distinct_id", distinct_id)
+        if groups is not None and type(groups) is not dict:
             require_mapping("groups", groups)
         if self.disabled:
             return None
         return self._flags.get_feature_flag(
             key,
             distinct_id,
-            groups=groups or {},
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            send_feature_flag_events=send_feature_flag_events,
-            disable_geoip=disable_geoip,
+            groups or {},
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            send_feature_flag_events,
+            disable_geoip,
         )
 
     def get_feature_flag_payload(

@@ -13,15 +13,15 @@ import os
 import threading
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from email.utils import parsedate_to_datetime
-from typing import Any, Final, Optional, Union
+from typing import TYPE_CHECKING, Any, Final, Optional
 from urllib.parse import quote
-
-import requests
 
 from posthog._serialize import clean
 from posthog.exceptions import APIError, QuotaLimitError
 from posthog.version import VERSION
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = [
     "DEFAULT_HOST",
@@ -84,6 +84,8 @@ def _retry_after(response: requests.Response) -> Optional[float]:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # rare: an HTTP-date Retry-After
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -114,6 +116,27 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _new_session(host: str) -> requests.Session:
+    """A keep-alive session whose environment settings (proxies, CA bundle) are read once.
+
+    requests otherwise re-reads proxy variables and ~/.netrc on every request, which costs more
+    than encoding a batch of 100 events.
+    """
+    import requests  # imported on first use: `import posthog` stays fast
+
+    session = requests.Session()
+    try:
+        settings = session.merge_environment_settings(host, {}, None, None, None)
+        session.proxies.update(settings.get("proxies") or {})
+        verify = settings.get("verify")
+        if verify is not None:
+            session.verify = verify
+        session.trust_env = False
+    except Exception:  # unusual environments: keep requests' own per-request behaviour
+        session.trust_env = True
+    return session
+
+
 class Transport:
     """One client's HTTP: a keep-alive session per process, rebuilt after ``fork()``."""
 
@@ -131,7 +154,7 @@ class Transport:
         if session is None or self._pid != os.getpid():
             with self._lock:
                 if self._session is None or self._pid != os.getpid():
-                    self._session = requests.Session()
+                    self._session = _new_session(self.host)
                     self._pid = os.getpid()
                 session = self._session
         return session
@@ -239,7 +262,19 @@ class Transport:
 # --- 3.x module-level helpers -------------------------------------------------------------
 # Kept for code that imported them; each call uses a process-wide session.
 
-_session = requests.Session()
+
+def __getattr__(name: str) -> Any:
+    # 3.x had a module-level `_session`; created on first access so `import posthog` does not
+    # import requests.
+    if name == "_session":
+        import requests
+
+        session = requests.Session()
+        globals()["_session"] = session
+        return session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _module_transports: dict[str, Transport] = {}
 
 
@@ -300,7 +335,3 @@ def remote_config(
     """GET a remote-config flag's payload."""
     path = f"/api/projects/@current/feature_flags/{quote(key, safe='')}/remote_config/"
     return _json_body(_transport(host, timeout).get(path, bearer=personal_api_key, timeout=timeout))
-
-
-def _status_text(status: Union[int, str]) -> str:
-    return str(status)

@@ -24,8 +24,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final, Optional, Union
 
-from dateutil import parser as _date_parser
-
 __all__ = [
     "EMPTY_DEFINITIONS",
     "CohortFilter",
@@ -600,7 +598,9 @@ _PROBE_DEFAULTS: Final = (datetime(2004, 1, 1), datetime(2008, 3, 15))
 
 def _parse_with_default(text: str, default: Optional[datetime]) -> Optional[datetime]:
     try:
-        parsed = _date_parser.parse(text, default=default)
+        from dateutil import parser as date_parser  # imported on first use: it is slow to import
+
+        parsed = date_parser.parse(text, default=default)
     except Exception:  # ParserError, OverflowError, ...: 3.x treats all as "not a valid format"
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)

@@ -15,8 +15,6 @@ from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Final, Optional, Union
 
-from dateutil.relativedelta import relativedelta
-
 from posthog.feature_flags.definitions import (
     CohortFilter,
     DateForm,
@@ -137,7 +135,11 @@ def relative_date(number: int, unit: str, now: Optional[datetime] = None) -> Opt
         if unit == "w":
             return now - timedelta(weeks=number)
         if unit == "m":
+            from dateutil.relativedelta import relativedelta  # imported on first use
+
             return now - relativedelta(months=number)
+        from dateutil.relativedelta import relativedelta
+
         return now - relativedelta(years=number)
     except (ValueError, OverflowError):  # e.g. "9999y" reaches before year 1
         return None

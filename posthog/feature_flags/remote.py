@@ -6,8 +6,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Optional
 
-import requests
-
 from posthog.exceptions import APIError
 from posthog.request import Transport
 from posthog.types import FlagsResponse, normalize_flags_response
@@ -43,6 +41,8 @@ def build_flags_body(
 def _worth_retrying(exc: Exception) -> bool:
     if isinstance(exc, APIError):
         return exc.status in (502, 504)
+    import requests
+
     return isinstance(exc, requests.exceptions.RequestException)
 
 

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any, Final, Optional, Union
 from posthog._retry import retry_delays
 from posthog.exceptions import APIError, QuotaLimitError
 from posthog.feature_flags.called_events import CalledEvents
-from posthog.feature_flags.definitions import EMPTY_DEFINITIONS, FlagDefinitions
+from posthog.feature_flags.definitions import (
+    EMPTY_DEFINITIONS,
+    FlagDefinition,
+    FlagDefinitions,
+    PropertyFilter,
+)
 from posthog.feature_flags.evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
 from posthog.feature_flags.remote import build_flags_body, fetch_flags
 from posthog.poller import Poller
@@ -65,6 +70,7 @@ class FlagResolver:
         self._failure_delays: Optional[Iterator[float]] = None
         self._logged_failure: Optional[str] = None
         self.poller: Optional[Poller] = None
+        self._stopped = False
         self.called_events = CalledEvents()
         self._enrichment: tuple[Optional[FlagDefinitions], dict[Any, dict[str, Any]]] = (None, {})
         self._cache_path = cache_path
@@ -74,7 +80,11 @@ class FlagResolver:
             body = (
                 _load_json_file(definitions) if isinstance(definitions, (str, os.PathLike)) else definitions
             )
-            self._swap(FlagDefinitions.from_response(body))
+            if not isinstance(body, Mapping):
+                raise ValueError("flag_definitions must be a dict or a path to a JSON object")
+            self._swap(
+                FlagDefinitions.parse(body.get("flags"), body.get("group_type_mapping"), body.get("cohorts"))
+            )
             # Offline definitions without a personal key: no network for flags at all.
             self.local_only = not client.personal_api_key
         elif cache_path is not None:
@@ -128,6 +138,7 @@ class FlagResolver:
 
     def _replace(self, flags: Any = ..., mapping: Any = ..., cohorts: Any = ...) -> None:
         with self._lock:
+            self._etag = None  # assigned by hand: the next poll must not answer "unchanged"
             old = self._snapshot or EMPTY_DEFINITIONS
             self._swap(
                 FlagDefinitions.parse(
@@ -151,6 +162,8 @@ class FlagResolver:
 
     # --- loading ---------------------------------------------------------------------------
     def _ensure_poller(self) -> None:
+        if self._stopped:
+            return
         with self._lock:
             pid = os.getpid()
             if self.poller is not None and self._poller_pid == pid and self.poller.is_alive():
@@ -285,7 +298,8 @@ class FlagResolver:
             log.warning("could not write the flag definitions cache %s: %s", path, exc)
 
     def stop(self) -> None:
-        """Stop polling (bounded)."""
+        """Stop polling (bounded); no flag call restarts it afterwards."""
+        self._stopped = True
         poller = self.poller
         if poller is not None:
             poller.stop(1.0)
@@ -333,7 +347,6 @@ class FlagResolver:
         self,
         key: str,
         distinct_id: Any,
-        *,
         groups: Mapping[str, Any],
         person_properties: Optional[Mapping[str, Any]],
         group_properties: Optional[Mapping[str, Mapping[str, Any]]],
@@ -343,8 +356,17 @@ class FlagResolver:
     ) -> Optional[FlagValue]:
         """One flag's value; see the 3.x contract in flags.md §6."""
         person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
-        snapshot = self._current()
-        value = self._evaluate_local(snapshot, key, distinct_id, groups, person, group)
+        snapshot = self._snapshot
+        if snapshot is None or self.poller is not None:
+            snapshot = self._current()
+        value: Optional[FlagValue] = None
+        flag = snapshot.by_key.get(key) if snapshot is not None else None
+        if flag is not None:
+            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)  # type: ignore[arg-type]
+            if isinstance(result, Inconclusive):
+                log.debug("flag %s could not be decided locally: %s", key, result.reason)
+            else:
+                value = result
         locally = value is not None
         remote_flag: Optional[FeatureFlag] = None
         request_id: Optional[str] = None
@@ -588,11 +610,44 @@ class FlagResolver:
     ) -> dict[str, Any]:
         person, group = augment_properties(distinct_id, groups, None, None)
         values: dict[str, FlagValue] = {}
-        for flag in snapshot.flags:
+        for flag in _enrichable_flags(snapshot):
             result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
             if not isinstance(result, Inconclusive):
                 values[flag.key] = result
         return _flag_properties(values)
+
+
+_enrichable_cache: tuple[Optional[FlagDefinitions], tuple[FlagDefinition, ...]] = (None, ())
+
+
+def _enrichable_flags(snapshot: FlagDefinitions) -> tuple[FlagDefinition, ...]:
+    """The flags a capture can possibly decide with only ``distinct_id`` known (once per snapshot).
+
+    A person flag each of whose conditions starts with a filter on another property is always
+    inconclusive without the caller's properties (flags.md §4: a missing key is inconclusive), so
+    evaluating it on every capture would only cost time: 3.x drops it from the event the same way.
+    """
+    global _enrichable_cache
+    cached_snapshot, flags = _enrichable_cache
+    if cached_snapshot is snapshot:
+        return flags
+    flags = tuple(flag for flag in snapshot.flags if not _needs_caller_properties(flag))
+    _enrichable_cache = (snapshot, flags)
+    return flags
+
+
+def _needs_caller_properties(flag: FlagDefinition) -> bool:
+    if flag.group_type_key is not None or not flag.active or flag.is_malformed:
+        return False  # group flags, inactive and malformed flags are cheap or must be evaluated
+    if flag.ensure_experience_continuity:
+        return True
+    if not flag.conditions:
+        return False
+    for condition in flag.conditions:
+        first = condition.properties[0] if condition.properties else None
+        if not isinstance(first, PropertyFilter) or first.key == "distinct_id":
+            return False
+    return True
 
 
 def _flag_properties(values: Mapping[str, FlagValue]) -> dict[str, Any]:

@@ -46,7 +46,6 @@ class _RecordingFlags(FlagResolver):
         self,
         key: str,
         distinct_id: Any,
-        *,
         groups: Mapping[str, Any],
         person_properties: Optional[Mapping[str, Any]],
         group_properties: Optional[Mapping[str, Mapping[str, Any]]],
@@ -59,12 +58,12 @@ class _RecordingFlags(FlagResolver):
             return super().get_feature_flag(
                 key,
                 distinct_id,
-                groups=groups,
-                person_properties=person_properties,
-                group_properties=group_properties,
-                only_evaluate_locally=only_evaluate_locally,
-                send_feature_flag_events=send_feature_flag_events,
-                disable_geoip=disable_geoip,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                send_feature_flag_events,
+                disable_geoip,
             )
         if send_feature_flag_events:
             self._report_called(key, distinct_id, override.value, True, groups, disable_geoip)

@@ -1,0 +1,261 @@
+"""The code measured inside the benchmark subprocesses; runs under both interpreters.
+
+Uses only the standard library and the public posthog 3.x API, so the same file measures our
+package (``.venv/bin/python``) and the reference posthog 3.25.0 (``.venv-ref/bin/python``).
+
+    python _workloads.py <workload> <params.json>
+
+prints one line ``RESULT <json>`` on stdout; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import posthog
+
+API_KEY = "phc_benchmark"
+
+
+def realistic_properties() -> dict[str, Any]:
+    """Ten properties as an application sends them: str, int, float, bool and one nested dict."""
+    return {
+        "$current_url": "https://shop.example.com/checkout?step=2",
+        "plan": "pro",
+        "seats": 12,
+        "price": 49.5,
+        "trial": False,
+        "source": "newsletter",
+        "items_in_cart": 3,
+        "discount": 0.15,
+        "is_returning": True,
+        "utm": {"campaign": "spring-sale", "medium": "email", "content": "hero"},
+    }
+
+
+def generated_properties(count: int) -> dict[str, Any]:
+    """``count`` properties cycling through str, int, float, bool and a small nested dict."""
+    kinds: Sequence[Callable[[int], Any]] = (
+        lambda i: f"value-{i}",
+        lambda i: i,
+        lambda i: i * 1.5,
+        lambda i: i % 2 == 0,
+        lambda i: {"id": i, "name": f"n{i}"},
+    )
+    return {f"prop_{i}": kinds[i % len(kinds)](i) for i in range(count)}
+
+
+def _properties(params: dict[str, Any]) -> dict[str, Any]:
+    count = params.get("properties")
+    return realistic_properties() if count is None else generated_properties(int(count))
+
+
+def _client(params: dict[str, Any], on_error: Callable[[Exception, Any], None] | None = None) -> Any:
+    return posthog.Posthog(
+        API_KEY,
+        host=params["url"],
+        max_queue_size=int(params.get("max_queue_size", 10000)),
+        gzip=bool(params.get("gzip", False)),
+        on_error=on_error,
+    )
+
+
+def _load_definitions(client: Any, path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        data: dict[str, Any] = json.load(handle)
+    body = data["definitions"]
+    client.group_type_mapping = body["group_type_mapping"]
+    client.cohorts = body["cohorts"]
+    client.feature_flags = body["flags"]
+    return data
+
+
+def _http_get(url: str, timeout: float) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _enrichment(result: Any) -> dict[str, Any]:
+    """The flag properties capture() added to a message (what enrichment computed)."""
+    if not isinstance(result, tuple) or not isinstance(result[1], dict):
+        return {}
+    props = result[1].get("properties", {})
+    found = {k: v for k, v in props.items() if k.startswith("$feature/")}
+    found["$active_feature_flags"] = sorted(props.get("$active_feature_flags") or [])
+    return found
+
+
+def _ok(result: Any) -> bool:
+    return bool(result[0]) if isinstance(result, tuple) else bool(result)
+
+
+def _peak_rss_kib() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def capture(params: dict[str, Any]) -> dict[str, Any]:
+    """µs per capture() on the caller's thread, consumer running; peak RSS; enrichment sample."""
+    client = _client(params)
+    if params.get("flags_file"):
+        _load_definitions(client, params["flags_file"])
+    props = _properties(params)
+    warmup, n = int(params["warmup"]), int(params["n"])
+    ids = [f"user-{i % 5000}" for i in range(max(warmup, n))]
+    failed = 0
+    last: Any = None
+    for i in range(warmup):
+        last = client.capture(ids[i], "benchmark event", props)
+        failed += not _ok(last)
+    if params.get("settle", True):
+        client.flush()  # start timing with an empty queue
+    start = time.perf_counter()
+    for i in range(n):
+        if not client.capture(ids[i], "benchmark event", props)[0]:  # 3.x returns (success, message)
+            failed += 1
+    elapsed = time.perf_counter() - start
+    backlog = client.queue.qsize()  # events not yet taken by the consumer: they dominate peak RSS
+    client.flush()
+    return {
+        "us_per_call": elapsed / n * 1e6,
+        "backlog": backlog,
+        "failed": failed,
+        "props_unchanged": props == _properties(params),
+        "peak_rss_kib": _peak_rss_kib(),
+        "enrichment": _enrichment(last),
+    }
+
+
+def throughput(params: dict[str, Any]) -> dict[str, Any]:
+    """Events/s from the first capture until the server holds them all."""
+    client = _client(params)
+    props = _properties(params)
+    n = int(params["n"])
+    ids = [f"user-{i % 5000}" for i in range(n)]
+    failed = 0
+    start = time.perf_counter()
+    for i in range(n):
+        failed += not _ok(client.capture(ids[i], "benchmark event", props))
+    client.flush()
+    status, _ = _http_get(f"{params['url']}/_fake/wait?events={n}&timeout={params['wait_timeout']}", 600)
+    elapsed = time.perf_counter() - start
+    _, stats = _http_get(f"{params['url']}/_fake/stats", 10)
+    return {
+        "seconds": elapsed,
+        "events_per_s": n / elapsed,
+        "all_arrived": status == 200,
+        "server_events": stats["events"],
+        "failed": failed,
+    }
+
+
+def flags(params: dict[str, Any]) -> dict[str, Any]:
+    """µs per get_feature_flag and per get_all_flags, local only; the values for a check set."""
+    client = _client(params)
+    data = _load_definitions(client, params["flags_file"])
+    contexts: list[dict[str, Any]] = data["contexts"]
+    keys = [flag["key"] for flag in data["definitions"]["flags"]]
+
+    def one(key: str, ctx: dict[str, Any]) -> Any:
+        return client.get_feature_flag(
+            key,
+            ctx["distinct_id"],
+            groups=ctx["groups"],
+            person_properties=ctx["person_properties"],
+            group_properties=ctx["group_properties"],
+            only_evaluate_locally=True,
+            send_feature_flag_events=False,
+        )
+
+    def every(ctx: dict[str, Any]) -> Any:
+        return client.get_all_flags(
+            ctx["distinct_id"],
+            groups=ctx["groups"],
+            person_properties=ctx["person_properties"],
+            group_properties=ctx["group_properties"],
+            only_evaluate_locally=True,
+        )
+
+    result: dict[str, Any] = {}
+    n_one = int(params.get("n_one", 0))
+    if n_one:
+        pairs = [(keys[i % len(keys)], contexts[(i // len(keys)) % len(contexts)]) for i in range(n_one)]
+        for key, ctx in pairs[:200]:
+            one(key, ctx)
+        start = time.perf_counter()
+        for key, ctx in pairs:
+            one(key, ctx)
+        result["one_us"] = (time.perf_counter() - start) / n_one * 1e6
+    n_all = int(params["n_all"])
+    for ctx in contexts[:5]:
+        every(ctx)
+    ordered = [contexts[i % len(contexts)] for i in range(n_all)]
+    start = time.perf_counter()
+    for ctx in ordered:
+        every(ctx)
+    result["all_us"] = (time.perf_counter() - start) / n_all * 1e6
+    if params.get("check"):
+        result["values"] = [
+            {"all": every(ctx), "one": {key: one(key, ctx) for key in keys}} for ctx in contexts
+        ]
+    return result
+
+
+def shutdown(params: dict[str, Any]) -> dict[str, Any]:
+    """Seconds shutdown() takes with events queued against a server that never answers."""
+    lost_on_error = 0
+
+    def on_error(error: Exception, batch: Any) -> None:
+        nonlocal lost_on_error
+        lost_on_error += len(batch)
+
+    client = _client(params, on_error)
+    props = realistic_properties()
+    for i in range(int(params["n"])):
+        client.capture(f"user-{i}", "benchmark event", props)
+    start = time.perf_counter()
+    client.shutdown()
+    elapsed = time.perf_counter() - start
+    stats = getattr(client, "stats", None)
+    dropped = sum(stats.dropped.values()) if stats is not None else None
+    return {"seconds": elapsed, "lost_on_error": lost_on_error, "stats_dropped": dropped}
+
+
+WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "capture": capture,
+    "throughput": throughput,
+    "flags": flags,
+    "shutdown": shutdown,
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    name, params_path = argv[1], argv[2]
+    with open(params_path, encoding="utf-8") as handle:
+        params = json.load(handle)
+    logging.getLogger("posthog").disabled = True  # identical (silent) logging cost on both sides
+    result = WORKLOADS[name](params)
+    result["version"] = posthog.VERSION
+    result["module"] = posthog.__file__
+    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    # Everything was delivered (or deliberately shut down) before the result; skip the exit
+    # hooks, whose idle waits (the reference's consumer join waits flush_interval) are not measured.
+    code = main(sys.argv)
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,626 @@
+"""Side-by-side benchmarks of our package against posthog 3.25.0, reported as ratios.
+
+    python -m benchmarks.run [--quick] [--smoke] [--rows 1,2,...,growth] [--json FILE]
+
+Each measurement runs ``benchmarks/_workloads.py`` in a fresh subprocess: ``.venv/bin/python``
+from the repository for ours, ``.venv-ref/bin/python`` from an empty temporary directory for the
+reference (so our ``posthog/`` cannot shadow it). The two sides alternate order over the
+repetitions; the table shows medians. The fake PostHog runs in its own process (record off, so it
+only counts) and tells us how many events arrived. Without ``.venv-ref`` only ours is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final, Optional
+
+from benchmarks._data import contexts, flag_definitions
+
+REPO: Final = Path(__file__).resolve().parents[1]
+WORKLOADS: Final = REPO / "benchmarks" / "_workloads.py"
+REF_VERSION: Final = "3.25.0"
+OUR_SHUTDOWN_DEADLINE: Final = 5.0 + 1.0  # documented default shutdown timeout + margin
+IMPORT_CODE: Final = (
+    "import time; t = time.perf_counter(); import posthog; "
+    "print('RESULT', time.perf_counter() - t, posthog.VERSION)"
+)
+#: Overrides the reference interpreter (default ``.venv-ref/bin/python``); a missing path means "ours only".
+REF_PYTHON_ENV: Final = "POSTHOG_BENCH_REF_PYTHON"
+ALL_ROWS: Final = ("1", "2", "3", "4", "5", "6", "7", "growth")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each row does in one mode."""
+
+    reps: int
+    capture_n: int
+    warmup: int
+    throughput_n: int
+    throughput_reps: int
+    flag_one_n: int
+    flag_all_n: int
+    import_runs: int
+    shutdown_reps: int
+    enrich_n: int
+    growth_capture_n: int
+    growth_flag_calls: int  # calls x definitions per get_all_flags growth measurement
+    growth_reps: int
+    ref_shutdown: bool  # run the reference shutdown (capped at 90 s)
+    check_contexts: int = 40
+    settle: bool = True  # flush after the warm-up so timing starts with an empty queue
+    growth_properties: tuple[int, ...] = (1, 10, 100)
+    growth_definitions: tuple[int, ...] = (10, 100, 1000)
+
+
+MODES: Final = {
+    "full": Sizes(5, 20000, 2000, 30000, 3, 20000, 2000, 15, 3, 5000, 5000, 30000, 3, True),
+    "quick": Sizes(3, 5000, 500, 5000, 2, 5000, 500, 5, 1, 1000, 1000, 6000, 1, False),
+    "smoke": Sizes(
+        1,
+        300,
+        50,
+        300,
+        1,
+        300,
+        30,
+        1,
+        1,
+        100,
+        100,
+        300,
+        1,
+        False,
+        8,
+        settle=False,
+        growth_properties=(1, 100),
+        growth_definitions=(10, 100),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One library: the interpreter that imports it and the directory it starts in."""
+
+    name: str  # "ref" or "ours"
+    python: str
+    cwd: str
+
+
+class WorkloadError(RuntimeError):
+    """A measured subprocess failed, timed out or imported the wrong library."""
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    group: str  # the --rows key: "1" ... "7" or "growth"
+    name: str
+    label: str
+    unit: str
+    target: str  # e.g. "<=0.10" (ratio ours/ref), ">=3" or "ours<=6.0s"; "-" for growth rows
+    ref: Optional[float] = None
+    ours: Optional[float] = None
+    ratio: Optional[float] = None
+    met: str = "n/a"
+    note: str = ""
+    ref_text: str = ""  # shown instead of ref when there is no number (skipped, killed)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+
+# --- processes --------------------------------------------------------------------------------------
+
+
+def _ours_python() -> str:
+    candidate = REPO / ".venv" / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+class FakeServer:
+    """``python -m tests.fake_server`` in its own process; ``url`` once it listens."""
+
+    def __init__(self, *, silent: bool = False, max_seconds: float = 900.0) -> None:
+        args = [_ours_python(), "-m", "tests.fake_server", "--max-seconds", str(max_seconds)]
+        args.append("--silent" if silent else "--no-record")
+        self._proc = subprocess.Popen(
+            args, cwd=REPO, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.url = self._read_url(deadline=time.monotonic() + 15)
+
+    def _read_url(self, deadline: float) -> str:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            line = stdout.readline()
+            if not line:
+                break
+            if line.startswith("FAKE_POSTHOG_URL="):
+                return line.strip().split("=", 1)[1]
+        self.close()
+        raise WorkloadError("the fake server did not start")
+
+    def control(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            result: dict[str, Any] = json.loads(response.read())
+            return result
+
+    def reset(self) -> None:
+        self.control("POST", "/_fake/reset")
+        self.control("POST", "/_fake/config", {"record": False})
+
+    def events(self) -> int:
+        return int(self.control("GET", "/_fake/stats")["events"])
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+
+
+@contextmanager
+def fake_server(*, silent: bool = False, max_seconds: float = 900.0) -> Iterator[FakeServer]:
+    server = FakeServer(silent=silent, max_seconds=max_seconds)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class Runner:
+    """Runs workloads in fresh subprocesses and checks they imported the intended library."""
+
+    def __init__(self, sides: Sequence[Side], workdir: Path) -> None:
+        self.sides = list(sides)
+        self.workdir = workdir
+        self._counter = 0
+
+    def order(self, rep: int) -> list[Side]:
+        """Both sides, the reference first on even repetitions and ours first on odd ones."""
+        return self.sides if rep % 2 == 0 else list(reversed(self.sides))
+
+    def workload(self, side: Side, name: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self._counter += 1
+        params_file = self.workdir / f"params-{self._counter}.json"
+        params_file.write_text(json.dumps(params))
+        line = self._run(side, [str(WORKLOADS), name, str(params_file)], timeout)
+        result: dict[str, Any] = json.loads(line)
+        self._check_library(side, str(result.get("version")), str(result.get("module")))
+        return result
+
+    def import_time(self, side: Side) -> float:
+        seconds, version = self._run(side, ["-c", IMPORT_CODE], 30).split()
+        self._check_library(side, version, None)
+        return float(seconds)
+
+    def _run(self, side: Side, args: list[str], timeout: float) -> str:
+        try:
+            done = subprocess.run(
+                [side.python, *args],
+                cwd=side.cwd,
+                env=_clean_env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise WorkloadError(f"{side.name}: killed after {timeout:.0f}s") from exc
+        for line in done.stdout.splitlines():
+            if line.startswith("RESULT "):
+                return line[len("RESULT ") :]
+        tail = done.stderr.strip().splitlines()[-3:]
+        raise WorkloadError(f"{side.name}: exit {done.returncode}: {' | '.join(tail)}")
+
+    @staticmethod
+    def _check_library(side: Side, version: str, module: Optional[str]) -> None:
+        if side.name == "ref" and version != REF_VERSION:
+            raise WorkloadError(f"reference side imported posthog {version}, expected {REF_VERSION}")
+        if side.name == "ours" and module is not None and not module.startswith(str(REPO / "posthog")):
+            raise WorkloadError(f"our side imported posthog from {module}")
+
+
+# --- rows -------------------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def _finish(row: Row, *, higher_is_better: bool = False, limit: Optional[float] = None) -> Row:
+    """Fill medians, the ours/ref ratio and whether the target is met."""
+    row.ref = _median(row.samples.get("ref", []))
+    row.ours = _median(row.samples.get("ours", []))
+    if row.ref and row.ours is not None:
+        row.ratio = row.ours / row.ref
+    if row.note.startswith("INVALID"):
+        row.met = "no"
+    elif limit is not None and row.ratio is not None:
+        row.met = "yes" if (row.ratio >= limit if higher_is_better else row.ratio <= limit) else "no"
+    return row
+
+
+def _progress(message: str) -> None:
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()
+
+
+def _flags_file(workdir: Path, count: int, n_contexts: int) -> str:
+    path = workdir / f"flags-{count}.json"
+    if not path.exists():
+        path.write_text(
+            json.dumps({"definitions": flag_definitions(count), "contexts": contexts(n_contexts)})
+        )
+    return str(path)
+
+
+def capture_rows(runner: Runner, server: FakeServer, sizes: Sizes) -> tuple[Row, Row]:
+    """Row 1 (µs per capture) and row 5 (peak RSS of the same processes)."""
+    cost = Row("1", "capture_us", "1. capture() on caller's thread", "µs/call", "<=0.10")
+    rss = Row("5", "peak_rss_mib", "5. peak RSS of the row-1 process", "MiB", "<=1.0")
+    expected = sizes.warmup + sizes.capture_n
+    backlog: dict[str, list[int]] = {}
+    params = {
+        "url": server.url,
+        "n": sizes.capture_n,
+        "warmup": sizes.warmup,
+        "settle": sizes.settle,
+        "max_queue_size": expected + 1000,
+    }
+    for rep in range(sizes.reps):
+        for side in runner.order(rep):
+            server.reset()
+            result = runner.workload(side, "capture", params, timeout=180)
+            arrived = server.events()
+            if result["failed"] or arrived != expected or not result["props_unchanged"]:
+                cost.note = rss.note = (
+                    f"INVALID: {side.name} failed={result['failed']} arrived={arrived}/{expected} "
+                    f"props_unchanged={result['props_unchanged']}"
+                )
+            cost.samples.setdefault(side.name, []).append(result["us_per_call"])
+            rss.samples.setdefault(side.name, []).append(result["peak_rss_kib"] / 1024)
+            backlog.setdefault(side.name, []).append(result["backlog"])
+    if not rss.note:
+        rss.note = "queue backlog when the capture loop ended (median): " + ", ".join(
+            f"{name} {statistics.median(values):.0f}" for name, values in backlog.items()
+        )
+    return _finish(cost, limit=0.10), _finish(rss, limit=1.0)
+
+
+def throughput_row(runner: Runner, server: FakeServer, sizes: Sizes, *, gzip: bool) -> Row:
+    """Row 2: events/s until the server holds every event."""
+    row = Row(
+        "2",
+        f"throughput_{'gzip' if gzip else 'plain'}_eps",
+        f"2. delivery throughput, gzip {'on' if gzip else 'off'}",
+        "events/s",
+        ">=3",
+    )
+    n = sizes.throughput_n
+    params = {"url": server.url, "n": n, "gzip": gzip, "max_queue_size": n + 1000, "wait_timeout": 120}
+    for rep in range(sizes.throughput_reps):
+        for side in runner.order(rep):
+            server.reset()
+            result = runner.workload(side, "throughput", params, timeout=180)
+            if not result["all_arrived"] or result["server_events"] != n or result["failed"]:
+                row.note = (
+                    f"INVALID: {side.name} lost events (server has {result['server_events']}/{n}, "
+                    f"failed={result['failed']})"
+                )
+                continue
+            row.samples.setdefault(side.name, []).append(result["events_per_s"])
+    return _finish(row, higher_is_better=True, limit=3.0)
+
+
+def _mismatches(ref: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for index, (a, b) in enumerate(zip(ref, ours)):
+        if (a["all"] or {}) != (b["all"] or {}):
+            found.append(f"context {index} get_all_flags")
+        found.extend(f"context {index} {key}" for key in a["one"] if a["one"][key] != b["one"].get(key))
+    return found
+
+
+def flag_rows(runner: Runner, sizes: Sizes, workdir: Path) -> tuple[Row, Row]:
+    """Row 3: one get_feature_flag and get_all_flags over 50 definitions, values checked."""
+    one = Row("3", "flag_one_us", "3a. get_feature_flag, 50 defs, local", "µs/call", "<=0.20")
+    every = Row("3", "flag_all_us", "3b. get_all_flags, 50 defs, local", "µs/call", "<=0.20")
+    params = {
+        "url": "http://127.0.0.1:9",  # never contacted: evaluation is local only
+        "flags_file": _flags_file(workdir, 50, sizes.check_contexts),
+        "n_one": sizes.flag_one_n,
+        "n_all": sizes.flag_all_n,
+    }
+    values: dict[str, Any] = {}
+    for rep in range(sizes.reps):
+        for side in runner.order(rep):
+            result = runner.workload(side, "flags", {**params, "check": rep == 0}, timeout=180)
+            if rep == 0:
+                values[side.name] = result["values"]
+            one.samples.setdefault(side.name, []).append(result["one_us"])
+            every.samples.setdefault(side.name, []).append(result["all_us"])
+    if "ref" in values:
+        wrong = _mismatches(values["ref"], values["ours"])
+        if wrong:
+            one.note = every.note = f"INVALID: {len(wrong)} results differ, e.g. {', '.join(wrong[:3])}"
+        else:
+            checked = len(values["ref"]) * (1 + len(values["ref"][0]["one"]))
+            one.note = every.note = f"{checked} results identical"
+    return _finish(one, limit=0.20), _finish(every, limit=0.20)
+
+
+def import_row(runner: Runner, sizes: Sizes) -> Row:
+    """Row 4: ``import posthog`` in a fresh interpreter (after one untimed run to warm the caches)."""
+    row = Row("4", "import_ms", "4. import posthog (fresh interpreter)", "ms", "<=0.5")
+    for side in runner.sides:
+        runner.import_time(side)
+    for rep in range(sizes.import_runs):
+        for side in runner.order(rep):
+            row.samples.setdefault(side.name, []).append(runner.import_time(side) * 1000)
+    return _finish(row, limit=0.5)
+
+
+def shutdown_row(runner: Runner, sizes: Sizes) -> Row:
+    """Row 6: shutdown() with 1000 events queued against a server that never answers."""
+    row = Row(
+        "6",
+        "shutdown_s",
+        "6. shutdown(), 1000 queued, silent server",
+        "s",
+        f"ours<={OUR_SHUTDOWN_DEADLINE:.1f}s",
+    )
+    n = 1000
+    lost: dict[str, list[Any]] = {}
+    with fake_server(silent=True, max_seconds=200 if sizes.ref_shutdown else 60) as server:
+        params = {"url": server.url, "n": n}
+        for side in runner.sides:
+            if side.name == "ref" and not sizes.ref_shutdown:
+                row.ref_text = "skipped (>60s known)"
+                continue
+            for _ in range(1 if side.name == "ref" else sizes.shutdown_reps):
+                try:
+                    result = runner.workload(
+                        side, "shutdown", params, timeout=90 if side.name == "ref" else 30
+                    )
+                except WorkloadError as exc:
+                    if side.name != "ref":
+                        raise
+                    row.ref_text = "killed at 90s"
+                    _progress(str(exc))
+                    continue
+                row.samples.setdefault(side.name, []).append(result["seconds"])
+                reported = result["stats_dropped"] if side.name == "ours" else result["lost_on_error"]
+                lost.setdefault(side.name, []).append(reported)
+    _finish(row)
+    if row.ref_text == "killed at 90s" and row.ours is not None:
+        row.ratio = row.ours / 90.0  # an upper bound: the reference took longer than 90 s
+    ours_lost = lost.get("ours", [])
+    row.note = f"reported lost: ours {ours_lost}/{n}" + (
+        f", ref {lost['ref']}/{n} (on_error)" if "ref" in lost else ""
+    )
+    if row.ours is not None:
+        row.met = "yes" if row.ours <= OUR_SHUTDOWN_DEADLINE and all(x == n for x in ours_lost) else "no"
+    return row
+
+
+def enrichment_row(runner: Runner, server: FakeServer, sizes: Sizes, workdir: Path) -> Row:
+    """Row 7: capture() with 50 local flag definitions loaded (3.x adds $feature/* properties)."""
+    row = Row("7", "capture_enriched_us", "7. capture() with 50 local flags loaded", "µs/call", "<=0.10")
+    warmup = max(50, sizes.enrich_n // 10)
+    params = {
+        "url": server.url,
+        "n": sizes.enrich_n,
+        "warmup": warmup,
+        "settle": sizes.settle,
+        "max_queue_size": sizes.enrich_n + warmup + 1000,
+        "flags_file": _flags_file(workdir, 50, sizes.check_contexts),
+    }
+    enrichment: dict[str, Any] = {}
+    for rep in range(sizes.reps):
+        for side in runner.order(rep):
+            server.reset()
+            result = runner.workload(side, "capture", params, timeout=300)
+            enrichment.setdefault(side.name, result["enrichment"])
+            if result["failed"] or server.events() != sizes.enrich_n + warmup:
+                row.note = f"INVALID: {side.name} lost events"
+            row.samples.setdefault(side.name, []).append(result["us_per_call"])
+    if not row.note and "ref" in enrichment:
+        same = enrichment["ref"] == enrichment["ours"]
+        flags = len(enrichment["ours"].get("$active_feature_flags", []))
+        row.note = (
+            f"same enrichment ({flags} active flags)" if same else "INVALID: enrichment properties differ"
+        )
+    return _finish(row, limit=0.10)
+
+
+def growth_rows(runner: Runner, server: FakeServer, sizes: Sizes, workdir: Path) -> list[Row]:
+    """How capture and get_all_flags grow with properties and definitions (no targets)."""
+    rows: list[Row] = []
+    for count in sizes.growth_properties:
+        row = Row(
+            "growth", f"growth_capture_{count}props_us", f"g. capture(), {count} properties", "µs/call", "-"
+        )
+        n = sizes.growth_capture_n
+        params = {
+            "url": server.url,
+            "n": n,
+            "warmup": 100,
+            "settle": sizes.settle,
+            "properties": count,
+            "max_queue_size": n + 1100,
+        }
+        for rep in range(sizes.growth_reps):
+            for side in runner.order(rep):
+                server.reset()
+                result = runner.workload(side, "capture", params, timeout=180)
+                if result["failed"] or server.events() != n + 100:
+                    row.note = f"INVALID: {side.name} lost events"
+                row.samples.setdefault(side.name, []).append(result["us_per_call"])
+        rows.append(_finish(row))
+    for count in sizes.growth_definitions:
+        row = Row(
+            "growth", f"growth_all_flags_{count}defs_us", f"g. get_all_flags, {count} defs", "µs/call", "-"
+        )
+        params = {
+            "url": "http://127.0.0.1:9",
+            "flags_file": _flags_file(workdir, count, sizes.check_contexts),
+            "n_all": max(3, sizes.growth_flag_calls // count),
+        }
+        for rep in range(sizes.growth_reps):
+            for side in runner.order(rep):
+                result = runner.workload(side, "flags", params, timeout=180)
+                row.samples.setdefault(side.name, []).append(result["all_us"])
+        rows.append(_finish(row))
+    return rows
+
+
+def _failed_row(group: str, error: Exception) -> Row:
+    return Row(
+        group, f"row_{group}", f"{group}. (workload failed)", "-", "-", met="no", note=f"INVALID: {error}"
+    )
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+
+def _fmt(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+
+
+def _ratio_text(row: Row) -> str:
+    if row.ratio is None:
+        return "-"
+    prefix = "<" if row.ref_text.startswith("killed") else ""
+    return f"{prefix}{row.ratio:.3f}"
+
+
+def render(rows: Sequence[Row], have_ref: bool) -> str:
+    header = ("row", "posthog 3.25.0 (median)", "ours (median)", "ratio (ours/ref)", "target", "met?")
+    body = [
+        (
+            f"{row.label} [{row.unit}]",
+            (row.ref_text or _fmt(row.ref)) if have_ref else "not installed",
+            _fmt(row.ours),
+            _ratio_text(row),
+            row.target,
+            row.met,
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in [header, *body]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    notes = [f"  {row.name}: {row.note}" for row in rows if row.note]
+    bench = [
+        f"BENCH row={row.name} ref={(row.ref_text.replace(' ', '_') or _fmt(row.ref)).replace(',', '')} "
+        f"ours={_fmt(row.ours).replace(',', '')} ratio={_ratio_text(row)} target={row.target} met={row.met}"
+        + (" invalid=yes" if row.note.startswith("INVALID") else "")
+        for row in rows
+    ]
+    return "\n".join([*lines, "", "notes:", *notes, "", *bench])
+
+
+def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="smaller sizes, fewer repetitions (< 1 min)")
+    mode.add_argument("--smoke", action="store_true", help="tiny sizes, one repetition (for the test)")
+    parser.add_argument("--rows", default=",".join(ALL_ROWS), help=f"comma-separated subset of {ALL_ROWS}")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parse_args(argv)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    sizes = MODES[mode]
+    wanted = {part.strip() for part in args.rows.split(",") if part.strip()}
+    unknown = wanted - set(ALL_ROWS)
+    if unknown:
+        sys.stderr.write(f"unknown rows: {sorted(unknown)}; choose from {ALL_ROWS}\n")
+        return 2
+    ref_python = Path(os.environ.get(REF_PYTHON_ENV) or REPO / ".venv-ref" / "bin" / "python")
+    have_ref = ref_python.exists()
+    started = time.monotonic()
+    load = os.getloadavg()[0]
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="posthog-bench-") as tmp:
+        workdir = Path(tmp)
+        ref_cwd = workdir / "ref-cwd"
+        ref_cwd.mkdir()
+        sides = [Side("ours", _ours_python(), str(REPO))]
+        if have_ref:
+            sides.insert(0, Side("ref", str(ref_python), str(ref_cwd)))
+        else:
+            print(f"reference not found ({ref_python}): measuring ours only (run `make ref-venv`)")
+        runner = Runner(sides, workdir)
+        steps: list[tuple[set[str], Callable[[FakeServer], list[Row]]]] = [
+            ({"1", "5"}, lambda s: list(capture_rows(runner, s, sizes))),
+            ({"2"}, lambda s: [throughput_row(runner, s, sizes, gzip=g) for g in (False, True)]),
+            ({"3"}, lambda s: list(flag_rows(runner, sizes, workdir))),
+            ({"4"}, lambda s: [import_row(runner, sizes)]),
+            ({"6"}, lambda s: [shutdown_row(runner, sizes)]),
+            ({"7"}, lambda s: [enrichment_row(runner, s, sizes, workdir)]),
+            ({"growth"}, lambda s: growth_rows(runner, s, sizes, workdir)),
+        ]
+        with fake_server(max_seconds=900) as server:
+            for keys, step in steps:
+                if keys & wanted:
+                    _progress(f"rows {sorted(keys)} ({time.monotonic() - started:.0f}s elapsed)")
+                    try:
+                        rows.extend(r for r in step(server) if r.group in wanted)
+                    except WorkloadError as exc:  # one broken row must not hide the others
+                        _progress(f"rows {sorted(keys)} failed: {exc}")
+                        rows.extend(_failed_row(key, exc) for key in sorted(keys & wanted))
+    elapsed = time.monotonic() - started
+    print(
+        f"posthog benchmarks, mode={mode}, {sizes.reps} repetitions (alternating order), "
+        f"{elapsed:.0f}s, load average {load:.2f} -> {os.getloadavg()[0]:.2f}"
+    )
+    print(render(rows, have_ref))
+    if args.json:
+        document = {
+            "mode": mode,
+            "reference": REF_VERSION if have_ref else None,
+            "seconds": elapsed,
+            "rows": [asdict(row) for row in rows],
+        }
+        args.json.write_text(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
