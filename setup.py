@@ -13,16 +13,24 @@ with open(os.path.join(HERE, "posthog", "version.py"), encoding="utf-8") as fh:
 with open(os.path.join(HERE, "README.md"), encoding="utf-8") as fh:
     LONG_DESCRIPTION = fh.read()
 
+# `POSTHOG_DIST_NAME=posthoganalytics pip wheel .` builds the twin distribution: the same source
+# tree installed under the top-level name `posthoganalytics` (all imports inside are relative).
+DIST_NAME = os.environ.get("POSTHOG_DIST_NAME", "posthog")
+if DIST_NAME not in ("posthog", "posthoganalytics"):
+    raise SystemExit(f"POSTHOG_DIST_NAME must be posthog or posthoganalytics, not {DIST_NAME!r}")
+PACKAGES = [DIST_NAME + name[len("posthog") :] for name in find_packages(include=["posthog", "posthog.*"])]
+
 setup(
-    name="posthog",
+    name=DIST_NAME,
     version=VERSION,
     description="Drop-in PostHog SDK for Python: the posthog 3.x API, fork-safe, exit-safe and fast.",
     long_description=LONG_DESCRIPTION,
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.9",
-    packages=find_packages(include=["posthog", "posthog.*"]),
-    package_data={"posthog": ["py.typed"]},
+    packages=PACKAGES,
+    package_dir={DIST_NAME: "posthog"},
+    package_data={DIST_NAME: ["py.typed"]},
     install_requires=[
         "requests>=2.7,<3.0",
         "backoff>=1.10.0",

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, TypeVar
 
-from posthog._dropped_events import DeliveryStats, DropReason
-from posthog._invocation import flush_after, scope_flush
-from posthog._options import DEFAULTS
-from posthog.client import Client, Posthog, warn_context
-from posthog.exception_capture import Integrations
-from posthog.exceptions import (
+from ._dropped_events import DeliveryStats, DropReason
+from ._invocation import flush_after, scope_flush
+from ._options import DEFAULTS
+from .client import Client, Posthog, warn_context
+from .exception_capture import Integrations
+from .exceptions import (
     APIError,
     DroppedEventError,
     InvalidArgumentError,
@@ -28,8 +28,8 @@ from posthog.exceptions import (
     PostHogError,
     QuotaLimitError,
 )
-from posthog.types import FeatureFlag, FlagsAndPayloads, FlagValue
-from posthog.version import VERSION
+from .types import FeatureFlag, FlagsAndPayloads, FlagValue
+from .version import VERSION
 
 __version__ = VERSION
 

@@ -13,13 +13,13 @@ import threading
 import time
 from typing import Any, Final, Optional
 
-from posthog import _exit
-from posthog._dropped_events import DeliveryStats, DropReason, DropRecorder
-from posthog._fork import on_fork_in_child
-from posthog._queue import EventQueue
-from posthog._serialize import encode_message
-from posthog.consumer import MAX_MSG_SIZE, Batch, Consumer, deliver
-from posthog.request import Transport
+from . import _exit
+from ._dropped_events import DeliveryStats, DropReason, DropRecorder
+from ._fork import on_fork_in_child
+from ._queue import EventQueue
+from ._serialize import encode_message
+from .consumer import MAX_MSG_SIZE, Batch, Consumer, deliver
+from .request import Transport
 
 __all__ = ["DEFAULT_FLUSH_TIMEOUT", "DEFAULT_SHUTDOWN_TIMEOUT", "EventDispatcher"]
 

@@ -11,7 +11,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
-from posthog.exceptions import DroppedEventError
+from .exceptions import DroppedEventError
 
 __all__ = ["DeliveryStats", "DropReason", "DropRecorder", "OnError"]
 

@@ -10,7 +10,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from posthog._dispatcher import EventDispatcher
+    from ._dispatcher import EventDispatcher
 
 __all__ = ["register"]
 

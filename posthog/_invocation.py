@@ -23,8 +23,10 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Final, Optional, TypeVar, cast
 
+from ._package import facade
+
 if TYPE_CHECKING:
-    from posthog.client import Client
+    from .client import Client
 
 __all__ = ["ScopeFlush", "flush_after", "scope_flush"]
 
@@ -53,10 +55,9 @@ class ScopeFlush:
     def _target(self) -> Optional[Client]:
         if self.client is not None:
             return self.client
-        import posthog  # the facade imports this module: look the default client up lazily
-
-        # Only a client that already exists: flushing must never create one.
-        return posthog.default_client
+        # The facade imports this module: look the default client up lazily, and only a client
+        # that already exists (flushing must never create one).
+        return facade().default_client  # type: ignore[no-any-return]
 
     def flush(self) -> int:
         """Flush now within the deadline; returns (and stores) the number still pending. Never raises."""

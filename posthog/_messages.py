@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any, Final, Optional
 
-from posthog.exceptions import InvalidTypeError, InvalidValueError
-from posthog.version import VERSION
+from .exceptions import InvalidTypeError, InvalidValueError
+from .version import VERSION
 
 __all__ = ["LIB", "finish_message", "format_timestamp", "new_uuid7", "now_iso"]
 

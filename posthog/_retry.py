@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final, Optional
 
-from posthog.exceptions import APIError
+from .exceptions import APIError
 
 __all__ = ["MAX_RETRY_AFTER_SECONDS", "is_retryable", "retry_delays"]
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from uuid import UUID
 
-from posthog.exceptions import InvalidTypeError
+from .exceptions import InvalidTypeError
 
 __all__ = ["ID_TYPES", "require_id", "require_mapping", "require_optional_id", "require_str"]
 

@@ -13,23 +13,23 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 from uuid import uuid4
 
-from posthog import _logging
-from posthog._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
-from posthog._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
-from posthog._messages import finish_message
-from posthog._serialize import copy_properties, encode_message
-from posthog._system_context import system_context, system_properties_copy
-from posthog._validation import (
+from . import _logging
+from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
+from ._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
+from ._messages import finish_message
+from ._serialize import copy_properties, encode_message
+from ._system_context import system_context, system_properties_copy
+from ._validation import (
     optional_mapping,
     require_id,
     require_mapping,
     require_optional_id,
     require_str,
 )
-from posthog.consumer import MAX_MSG_SIZE
-from posthog.feature_flags.resolver import FlagResolver
-from posthog.request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
-from posthog.types import (
+from .consumer import MAX_MSG_SIZE
+from .feature_flags.resolver import FlagResolver
+from .request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
+from .types import (
     FlagsAndPayloads,
     FlagValue,
     normalize_flags_response,
@@ -155,7 +155,7 @@ class Client:
         self._flags = FlagResolver(self, definitions=flag_definitions, cache_path=flag_definitions_cache)
         self.exception_capture: Any = None
         if enable_exception_autocapture and not self.disabled:
-            from posthog.exception_capture import ExceptionCapture
+            from .exception_capture import ExceptionCapture
 
             self.exception_capture = ExceptionCapture(self, integrations=exception_autocapture_integrations)
 
@@ -417,7 +417,7 @@ class Client:
         if context is not None:
             warn_context()
         try:
-            from posthog.exception_utils import exc_info_from, exception_properties
+            from .exception_utils import exc_info_from, exception_properties
 
             exc_info = exc_info_from(exception)
             if exc_info is None:

@@ -8,13 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Optional
 
-from posthog._dropped_events import DropReason
-from posthog._retry import delay_for, is_retryable, retry_delays
-from posthog._serialize import encode_array, encode_message
-from posthog.exceptions import APIError
+from ._dropped_events import DropReason
+from ._retry import delay_for, is_retryable, retry_delays
+from ._serialize import encode_array, encode_message
+from .exceptions import APIError
 
 if TYPE_CHECKING:
-    from posthog._dispatcher import EventDispatcher
+    from ._dispatcher import EventDispatcher
 
 __all__ = ["BATCH_SIZE_LIMIT", "MAX_MSG_SIZE", "Consumer"]
 

@@ -16,7 +16,7 @@ from enum import Enum
 from types import TracebackType
 from typing import Any, Callable, Protocol, Union
 
-from posthog.exception_utils import ExcInfo
+from .exception_utils import ExcInfo
 
 __all__ = ["ExceptionCapture", "Integrations"]
 
@@ -111,7 +111,7 @@ class ExceptionCapture:
     def _enable(self, integration: Integrations | str) -> None:
         if integration == Integrations.Django:
             try:
-                from posthog.exception_integrations.django import DjangoIntegration
+                from .exception_integrations.django import DjangoIntegration
 
                 self.enabled_integrations.append(DjangoIntegration(self.exception_receiver))
             except Exception as e:  # a missing or too old Django must not break the client

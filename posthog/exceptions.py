@@ -4,8 +4,8 @@ Hierarchy::
 
     PostHogError
     ├── APIError                 a PostHog endpoint answered with an error (``.status``, ``.message``)
-    │   └── QuotaLimitError      the project is over its quota for this feature
-    ├── DroppedEventError        an event could not be delivered (``.reason``, ``.count``); passed to on_error
+    │   ├── QuotaLimitError      the project is over its quota for this feature
+    │   └── DroppedEventError    events could not be delivered (``.reason``, ``.count``); passed to on_error
     └── InvalidArgumentError     (base of the two below; also an AssertionError for 3.x callers)
         ├── InvalidTypeError     (TypeError)  an argument has the wrong type
         └── InvalidValueError    (ValueError) an argument has the right type but a bad value
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Union
 
 if TYPE_CHECKING:
-    from posthog._dropped_events import DropReason
+    from ._dropped_events import DropReason
 
 __all__ = [
     "APIError",
@@ -54,18 +54,24 @@ class QuotaLimitError(APIError):
     """The project is quota limited for the requested feature (for example feature flags)."""
 
 
-class DroppedEventError(PostHogError):
-    """Events were dropped instead of delivered; passed to ``on_error`` with the batch."""
+class DroppedEventError(APIError):
+    """Events were dropped instead of delivered; passed to ``on_error`` with the messages.
+
+    A subclass of :class:`APIError` so that ``on_error`` callbacks written for 3.x (which
+    received an ``APIError`` for a failed upload) keep working: ``.status`` is the HTTP status
+    when a server answer caused the drop, else the reason's text; ``.message`` says why.
+    """
 
     def __init__(
         self, reason: DropReason, count: int, detail: str = "", status: Optional[int] = None
     ) -> None:
-        super().__init__(reason, count, detail)
+        super().__init__(status if status is not None else reason.value, detail or reason.value)
+        self.args = (reason, count, detail)
         self.reason = reason
         self.count = count
         self.detail = detail
-        #: the HTTP status that caused the drop, when a server answer did
-        self.status = status
+        #: the HTTP status that caused the drop, if a server answer did
+        self.http_status = status
 
     def __str__(self) -> str:
         suffix = f": {self.detail}" if self.detail else ""

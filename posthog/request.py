@@ -16,9 +16,9 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Final, Optional
 from urllib.parse import quote
 
-from posthog._serialize import clean
-from posthog.exceptions import APIError, QuotaLimitError
-from posthog.version import VERSION
+from ._serialize import clean
+from .exceptions import APIError, QuotaLimitError
+from .version import VERSION
 
 if TYPE_CHECKING:
     import requests

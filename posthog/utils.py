@@ -7,8 +7,8 @@ from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from posthog._serialize import clean
-from posthog.request import remove_trailing_slash
+from ._serialize import clean
+from .request import remove_trailing_slash
 
 __all__ = [
     "SizeLimitedDict",

@@ -199,7 +199,7 @@ def test_client_errors_are_not_retried(
     client.flush()
     assert [r.status for r in fake_server.requests] == [status]
     assert isinstance(error, posthog.DroppedEventError)
-    assert (error.reason, error.count, error.status) == (reason, 1, status)
+    assert (error.reason, error.count, error.http_status) == (reason, 1, status)
     assert isinstance(error.__cause__, posthog.APIError)
     assert [m["event"] for m in batch] == ["e"]
 

@@ -31,7 +31,8 @@ class ErrorLog:
 
     def __call__(self, error: Exception, batch: Sequence[Any]) -> None:
         assert isinstance(error, DroppedEventError)
-        self.calls.append((error.reason, error.status, len(batch)))
+        assert isinstance(error, posthog.APIError)  # what 3.x on_error callbacks check for
+        self.calls.append((error.reason, error.http_status, len(batch)))
         self.batches.append(list(batch))
 
     def total(self, reason: DropReason) -> int:

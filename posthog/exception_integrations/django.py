@@ -14,13 +14,13 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from posthog.exception_integrations import IntegrationEnablingError
-from posthog.exception_utils import ExcInfo
-from posthog.integrations._django_request import (
+from ..exception_utils import ExcInfo
+from ..integrations._django_request import (
     already_captured,
     distinct_id_from_headers,
     request_properties,
 )
+from . import IntegrationEnablingError
 
 try:
     from django import VERSION as DJANGO_VERSION

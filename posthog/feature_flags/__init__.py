@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Final, Optional
 
-from posthog.feature_flags.definitions import (
+from .definitions import (
     EMPTY_DEFINITIONS,
     CohortFilter,
     FlagDefinition,
@@ -28,7 +28,7 @@ from posthog.feature_flags.definitions import (
     parse_relative_date,
     parse_variants,
 )
-from posthog.feature_flags.evaluation import (
+from .evaluation import (
     FlagValue,
     Inconclusive,
     augment_properties,
@@ -37,16 +37,16 @@ from posthog.feature_flags.evaluation import (
     lookup_payload,
     match_conditions,
 )
-from posthog.feature_flags.hashing import hash_bucket
-from posthog.feature_flags.properties import (
+from .hashing import hash_bucket
+from .properties import (
     Match,
     Undecided,
     match_filter,
     match_leaves,
     relative_date,
 )
-from posthog.feature_flags.properties import match_cohort as _match_cohort_filter
-from posthog.feature_flags.properties import match_property_group as _match_group
+from .properties import match_cohort as _match_cohort_filter
+from .properties import match_property_group as _match_group
 
 __all__ = [
     "EMPTY_DEFINITIONS",

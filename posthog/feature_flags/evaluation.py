@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
-from posthog.feature_flags.definitions import (
+from .definitions import (
     FlagDefinition,
     FlagDefinitions,
     MalformedDefinitionError,
     PropertyGroup,
 )
-from posthog.feature_flags.hashing import hash_bucket
-from posthog.feature_flags.properties import Undecided, match_leaves
+from .hashing import hash_bucket
+from .properties import Undecided, match_leaves
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard

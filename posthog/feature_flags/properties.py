@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Final, Optional, Union
 
-from posthog.feature_flags.definitions import (
+from .definitions import (
     CohortFilter,
     DateForm,
     Leaf,

@@ -6,9 +6,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Optional
 
-from posthog.exceptions import APIError
-from posthog.request import Transport
-from posthog.types import FlagsResponse, normalize_flags_response
+from ..exceptions import APIError
+from ..request import Transport
+from ..types import FlagsResponse, normalize_flags_response
 
 __all__ = ["build_flags_body", "fetch_flags"]
 

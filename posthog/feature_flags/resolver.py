@@ -14,24 +14,24 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
-from posthog._retry import retry_delays
-from posthog.exceptions import APIError, QuotaLimitError
-from posthog.feature_flags.called_events import CalledEvents
-from posthog.feature_flags.definitions import (
+from .._retry import retry_delays
+from ..exceptions import APIError, QuotaLimitError
+from ..poller import Poller
+from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from .called_events import CalledEvents
+from .definitions import (
     EMPTY_DEFINITIONS,
     FlagDefinition,
     FlagDefinitions,
     PropertyFilter,
 )
-from posthog.feature_flags.evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
-from posthog.feature_flags.remote import build_flags_body, fetch_flags
-from posthog.poller import Poller
-from posthog.types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from .evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
+from .remote import build_flags_body, fetch_flags
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from posthog.client import Client
+    from ..client import Client
 
 __all__ = ["FlagResolver"]
 
@@ -213,7 +213,8 @@ class FlagResolver:
             )
         except APIError as exc:
             if exc.status == 402:
-                # 3.x: over quota means no local flags at all.
+                # 3.x: over quota means no local flags at all; the next 200 brings them back.
+                self._etag = None
                 self._swap(EMPTY_DEFINITIONS)
             if raise_auth_errors and exc.status in (401, 402):
                 raise
@@ -300,6 +301,7 @@ class FlagResolver:
     def stop(self) -> None:
         """Stop polling (bounded); no flag call restarts it afterwards."""
         self._stopped = True
+        self._first_attempt.set()  # nobody waits for a load that will not happen
         poller = self.poller
         if poller is not None:
             poller.stop(1.0)

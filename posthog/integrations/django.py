@@ -33,7 +33,8 @@ try:
 except ImportError as e:  # the optional dependency is missing
     raise ImportError("Django not installed; pip install 'posthog[django]'") from e
 
-from posthog.integrations._django_request import (
+from .._package import facade
+from ._django_request import (
     already_captured,
     distinct_id_from_headers,
     request_properties,
@@ -118,6 +119,4 @@ class PosthogContextMiddleware:
         if self.client is not None:
             self.client.capture_exception(exception, distinct_id=distinct_id, properties=properties)
             return
-        import posthog
-
-        posthog.capture_exception(exception, distinct_id=distinct_id, properties=properties)
+        facade().capture_exception(exception, distinct_id=distinct_id, properties=properties)

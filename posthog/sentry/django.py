@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from posthog.sentry import POSTHOG_ID_TAG
+from . import POSTHOG_ID_TAG
 
 try:
     import sentry_sdk

@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from typing import Any, Final, Optional
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from posthog.sentry import POSTHOG_ID_TAG
+from .._package import facade
+from . import POSTHOG_ID_TAG
 
 try:
     import sentry_sdk
@@ -166,8 +167,7 @@ def _dsn_project_id(client: Any) -> str | None:
 
 def _posthog_target() -> tuple[Any, str | None, str | None]:
     """The client to capture with (None = facade), its host and its project key."""
-    import posthog
-
+    posthog = facade()
     client = posthog.default_client
     if client is not None:
         host = getattr(client, "raw_host", None) or getattr(client, "host", None)
@@ -205,9 +205,7 @@ def _process_event(event: Any, hint: Any) -> Any:
         if client is not None:
             client.capture(distinct_id, "$exception", properties)
         else:
-            import posthog
-
-            posthog.capture(distinct_id, "$exception", properties)
+            facade().capture(distinct_id, "$exception", properties)
     except Exception:  # boundary: never break or drop the Sentry event
         log.debug("could not forward a Sentry event to PostHog", exc_info=True)
     finally:

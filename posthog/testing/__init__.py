@@ -13,9 +13,9 @@ Importing this package needs no pytest, starts no thread and opens no connection
 
 from __future__ import annotations
 
-from posthog.testing._assertions import EventSource, assert_captured, assert_not_captured, find_events
-from posthog.testing._flags import FlagOverride, FlagOverrides
-from posthog.testing._recording import RecordingClient
+from ._assertions import EventSource, assert_captured, assert_not_captured, find_events
+from ._flags import FlagOverride, FlagOverrides
+from ._recording import RecordingClient
 
 __all__ = [
     "EventSource",

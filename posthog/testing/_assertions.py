@@ -14,8 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Optional, Union
 
-from posthog._serialize import clean
-from posthog.testing._recording import RecordingClient
+from .._serialize import clean
+from ._recording import RecordingClient
 
 __all__ = ["EventSource", "assert_captured", "assert_not_captured", "find_events"]
 

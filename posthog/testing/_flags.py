@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, Optional, Union
 
-from posthog.feature_flags.definitions import FlagDefinitions
-from posthog.types import FlagValue
+from ..feature_flags.definitions import FlagDefinitions
+from ..types import FlagValue
 
 __all__ = ["FlagOverride", "FlagOverrides"]
 

@@ -7,11 +7,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final, Optional, Union
 
-from posthog._serialize import encode_message
-from posthog.client import Client
-from posthog.feature_flags.resolver import FlagResolver
-from posthog.testing._flags import DefinitionsSource, FlagOverrides, load_definitions
-from posthog.types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from .._serialize import encode_message
+from ..client import Client
+from ..feature_flags.resolver import FlagResolver
+from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from ._flags import DefinitionsSource, FlagOverrides, load_definitions
 
 __all__ = ["RecordingClient"]
 

@@ -12,12 +12,15 @@ Enable it with ``pytest -p posthog.testing.pytest_plugin`` or, in a ``conftest.p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-import posthog
-from posthog._options import FACADE_SETTINGS
-from posthog.testing._recording import RecordingClient
+from .._options import FACADE_SETTINGS
+from .._package import facade
+from ._recording import RecordingClient
+
+posthog: Any = facade()  # the package's facade, whatever name it was built under
 
 __all__ = ["posthog_recorder"]
 
