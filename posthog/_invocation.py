@@ -15,9 +15,7 @@ Those stay queued for the next flush; events that are finally dropped reach ``on
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import inspect
 import logging
 import time
 from types import TracebackType
@@ -102,11 +100,15 @@ class ScopeFlush:
         tb: Optional[TracebackType],
     ) -> None:
         # Off the event loop: a slow flush must not stall the loop's other tasks.
+        import asyncio  # only async users pay for importing it
+
         await asyncio.get_running_loop().run_in_executor(None, self.flush)
 
     def __call__(self, func: F) -> F:
         """Decorate ``func`` (sync or async): every call runs in a fresh scope with these settings."""
         timeout, client = self.timeout, self.client
+        import inspect  # at decoration time, not at `import posthog`
+
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)

@@ -14,6 +14,7 @@ from typing import Any, Optional, Union
 from uuid import uuid4
 
 from . import _logging
+from ._client_flags import FlagMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
 from ._messages import finish_message
@@ -29,14 +30,6 @@ from ._validation import (
 from .consumer import MAX_MSG_SIZE
 from .feature_flags.resolver import FlagResolver
 from .request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
-from .types import (
-    FlagsAndPayloads,
-    FlagValue,
-    normalize_flags_response,
-    to_flags_and_payloads,
-    to_payloads,
-    to_values,
-)
 
 __all__ = ["Client"]
 
@@ -62,7 +55,7 @@ def _env_disabled() -> bool:
     return os.environ.get("POSTHOG_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-class Client:
+class Client(FlagMethods):
     """A PostHog client: events are queued and sent in the background; flags are evaluated locally
     when definitions are loaded (with a personal API key) and remotely otherwise."""
 
@@ -499,266 +492,6 @@ class Client:
                 self.exception_capture = None
         except Exception:  # shutdown runs on exit paths; it must not raise
             log.exception("error during shutdown")
-
-    # --- feature flags (see posthog.feature_flags.resolver) -----------------------------------
-    @property
-    def feature_flags(self) -> Optional[list[dict[str, Any]]]:
-        """The flag definitions as received (``None`` before the first load)."""
-        return self._flags.raw_flags()
-
-    @feature_flags.setter
-    def feature_flags(self, flags: Optional[list[dict[str, Any]]]) -> None:
-        self._flags.set_flags(flags)
-
-    @property
-    def feature_flags_by_key(self) -> Optional[dict[str, dict[str, Any]]]:
-        """Flag definitions by key."""
-        return self._flags.raw_flags_by_key()
-
-    @property
-    def group_type_mapping(self) -> Optional[dict[str, Any]]:
-        """Group type index (as a string) to group type name."""
-        return self._flags.raw_group_type_mapping()
-
-    @group_type_mapping.setter
-    def group_type_mapping(self, mapping: Optional[dict[str, Any]]) -> None:
-        self._flags.set_group_type_mapping(mapping)
-
-    @property
-    def cohorts(self) -> Optional[dict[str, Any]]:
-        """Cohort definitions by id (as a string)."""
-        return self._flags.raw_cohorts()
-
-    @cohorts.setter
-    def cohorts(self, cohorts: Optional[dict[str, Any]]) -> None:
-        self._flags.set_cohorts(cohorts)
-
-    @property
-    def poller(self) -> Any:
-        """The background definitions poller, if running."""
-        return self._flags.poller
-
-    @property
-    def distinct_ids_feature_flags_reported(self) -> Any:
-        """The bounded memory of ``$feature_flag_called`` events already sent."""
-        return self._flags.called_events
-
-    def load_feature_flags(self) -> None:
-        """Fetch flag definitions now (and keep polling them); needs ``personal_api_key``."""
-        if self.disabled:
-            return
-        self._flags.load_now()
-
-    def wait_for_flags(self, timeout: float = 10.0) -> bool:
-        """Wait until flag definitions are loaded; True if they are."""
-        if self.disabled:
-            return self._flags.raw_flags() is not None
-        return self._flags.wait_until_loaded(timeout)
-
-    def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
-        """The current flag definitions list."""
-        return self._flags.raw_flags()
-
-    def feature_enabled(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        disable_geoip: Optional[bool] = None,
-    ) -> Optional[bool]:
-        """Whether the flag is on for this user (``None`` if it could not be determined)."""
-        value = self.get_feature_flag(
-            key,
-            distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            send_feature_flag_events=send_feature_flag_events,
-            disable_geoip=disable_geoip,
-        )
-        return None if value is None else bool(value)
-
-    def get_feature_flag(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        disable_geoip: Optional[bool] = None,
-    ) -> Optional[FlagValue]:
-        """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
-        if type(key) is not str:
-            require_str("key", key)
-        if type(distinct_id) is not str:
-            require_id("distinct_id", distinct_id)
-        if groups is not None and type(groups) is not dict:
-            require_mapping("groups", groups)
-        if self.disabled:
-            return None
-        return self._flags.get_feature_flag(
-            key,
-            distinct_id,
-            groups or {},
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            send_feature_flag_events,
-            disable_geoip,
-        )
-
-    def get_feature_flag_payload(
-        self,
-        key: str,
-        distinct_id: Any,
-        *,
-        match_value: Optional[FlagValue] = None,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        disable_geoip: Optional[bool] = None,
-    ) -> Any:
-        """The flag's payload for this user, as stored by PostHog (a JSON string), or ``None``."""
-        if self.disabled:
-            return None
-        require_str("key", key)
-        require_id("distinct_id", distinct_id)
-        if groups is not None:
-            require_mapping("groups", groups)
-        return self._flags.get_feature_flag_payload(
-            key,
-            distinct_id,
-            match_value=match_value,
-            groups=groups or {},
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            send_feature_flag_events=send_feature_flag_events,
-            disable_geoip=disable_geoip,
-        )
-
-    def get_all_flags(
-        self,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        disable_geoip: Optional[bool] = None,
-    ) -> Optional[dict[str, FlagValue]]:
-        """Every flag's value for this user (``None`` when disabled)."""
-        result = self.get_all_flags_and_payloads(
-            distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            disable_geoip=disable_geoip,
-        )
-        return result["featureFlags"]
-
-    def get_all_flags_and_payloads(
-        self,
-        distinct_id: Any,
-        *,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        only_evaluate_locally: bool = False,
-        disable_geoip: Optional[bool] = None,
-    ) -> FlagsAndPayloads:
-        """Every flag's value and payload: ``{"featureFlags": ..., "featureFlagPayloads": ...}``."""
-        if self.disabled:
-            return {"featureFlags": None, "featureFlagPayloads": None}
-        require_id("distinct_id", distinct_id)
-        if groups is not None:
-            require_mapping("groups", groups)
-        return self._flags.get_all_flags_and_payloads(
-            distinct_id,
-            groups=groups or {},
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            disable_geoip=disable_geoip,
-        )
-
-    def get_remote_config_payload(self, key: str) -> Any:
-        """A remote-config flag's payload (needs ``personal_api_key``); ``None`` on any error."""
-        if self.disabled:
-            return None
-        return self._flags.get_remote_config_payload(key)
-
-    def get_flags_decision(
-        self,
-        distinct_id: Any,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> Any:
-        """Ask the server for every flag (raises on errors, as 3.x); nothing when disabled."""
-        require_id("distinct_id", distinct_id)
-        if groups:
-            require_mapping("groups", groups)
-        if self.disabled:
-            return normalize_flags_response({})
-        return self._flags.remote_decision(
-            distinct_id, groups, person_properties, group_properties, disable_geoip
-        )
-
-    def get_feature_variants(
-        self,
-        distinct_id: Any,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> dict[str, FlagValue]:
-        """Remote: every flag's value."""
-        decision = self.get_flags_decision(
-            distinct_id, groups, person_properties, group_properties, disable_geoip
-        )
-        return to_values(decision) or {}
-
-    def get_feature_payloads(
-        self,
-        distinct_id: Any,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> dict[str, Any]:
-        """Remote: payloads of enabled flags that have one."""
-        decision = self.get_flags_decision(
-            distinct_id, groups, person_properties, group_properties, disable_geoip
-        )
-        return to_payloads(decision) or {}
-
-    def get_feature_flags_and_payloads(
-        self,
-        distinct_id: Any,
-        groups: Optional[Mapping[str, Any]] = None,
-        person_properties: Optional[Mapping[str, Any]] = None,
-        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        disable_geoip: Optional[bool] = None,
-    ) -> FlagsAndPayloads:
-        """Remote: values and payloads, from one request."""
-        decision = self.get_flags_decision(
-            distinct_id, groups, person_properties, group_properties, disable_geoip
-        )
-        return to_flags_and_payloads(decision)
 
 
 class Posthog(Client):

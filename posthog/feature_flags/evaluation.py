@@ -155,10 +155,12 @@ def match_conditions(
                 continue
         threshold = condition.threshold
         if threshold is not None:
-            if bucket < 0.0:
-                bucket = hash_bucket(flag.key, bucketing_id)
-            if bucket > threshold:
-                continue
+            # A hash is at most 1.0, so a 100% rollout needs none.
+            if threshold < 1.0:
+                if bucket < 0.0:
+                    bucket = hash_bucket(flag.key, bucketing_id)
+                if bucket > threshold:
+                    continue
         elif condition.rollout_error is not None:
             raise MalformedDefinitionError(condition.rollout_error)
         override = condition.variant_override

@@ -21,11 +21,14 @@ from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
 from .called_events import CalledEvents
 from .definitions import (
     EMPTY_DEFINITIONS,
+    CohortFilter,
+    Condition,
     FlagDefinition,
     FlagDefinitions,
     PropertyFilter,
 )
 from .evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
+from .properties import Undecided, match_leaves
 from .remote import build_flags_body, fetch_flags
 
 if TYPE_CHECKING:
@@ -633,23 +636,56 @@ def _enrichable_flags(snapshot: FlagDefinitions) -> tuple[FlagDefinition, ...]:
     cached_snapshot, flags = _enrichable_cache
     if cached_snapshot is snapshot:
         return flags
-    flags = tuple(flag for flag in snapshot.flags if not _needs_caller_properties(flag))
+    flags = tuple(flag for flag in snapshot.flags if not _needs_caller_properties(flag, snapshot))
     _enrichable_cache = (snapshot, flags)
     return flags
 
 
-def _needs_caller_properties(flag: FlagDefinition) -> bool:
+def _needs_caller_properties(flag: FlagDefinition, snapshot: FlagDefinitions) -> bool:
     if flag.group_type_key is not None or not flag.active or flag.is_malformed:
         return False  # group flags, inactive and malformed flags are cheap or must be evaluated
     if flag.ensure_experience_continuity:
         return True
     if not flag.conditions:
         return False
-    for condition in flag.conditions:
-        first = condition.properties[0] if condition.properties else None
-        if not isinstance(first, PropertyFilter) or first.key == "distinct_id":
+    return all(_undecidable_first_filter(condition, snapshot) for condition in flag.conditions)
+
+
+_PROBE: Final = {"distinct_id": object()}
+
+
+def _undecidable_first_filter(condition: Condition, snapshot: FlagDefinitions) -> bool:
+    """Whether the condition's first filter is inconclusive whenever only ``distinct_id`` is known."""
+    first = condition.properties[0] if condition.properties else None
+    if isinstance(first, PropertyFilter):
+        return bool(first.key != "distinct_id")  # any other key is missing: inconclusive (flags.md §4)
+    if isinstance(first, CohortFilter) and not _cohort_mentions_distinct_id(first.cohort_id, snapshot, set()):
+        # Then its answer is the same for every distinct id: ask once.
+        try:
+            return isinstance(match_leaves((first,), _PROBE, snapshot.cohorts), Undecided)
+        except Exception:  # malformed cohort: let the real evaluation report it
             return False
-    return True
+    return False
+
+
+def _cohort_mentions_distinct_id(cohort_id: str, snapshot: FlagDefinitions, seen: set[str]) -> bool:
+    if cohort_id in seen:
+        return False
+    seen.add(cohort_id)
+    stack = [snapshot.cohorts.get(cohort_id)]
+    while stack:
+        group = stack.pop()
+        if group is None:
+            continue
+        stack.extend(group.groups)
+        for leaf in group.leaves:
+            if isinstance(leaf, PropertyFilter) and leaf.key == "distinct_id":
+                return True
+            if isinstance(leaf, CohortFilter) and _cohort_mentions_distinct_id(
+                leaf.cohort_id, snapshot, seen
+            ):
+                return True
+    return False
 
 
 def _flag_properties(values: Mapping[str, FlagValue]) -> dict[str, Any]:

@@ -1,0 +1,290 @@
+"""The flag methods of ``Client`` (3.x signatures: keyword-only after ``distinct_id``).
+
+Each checks its arguments and asks the client's ``FlagResolver``; nothing else lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
+
+from ._validation import require_id, require_mapping, require_str
+from .types import (
+    FlagsAndPayloads,
+    FlagValue,
+    normalize_flags_response,
+    to_flags_and_payloads,
+    to_payloads,
+    to_values,
+)
+
+if TYPE_CHECKING:
+    from .feature_flags.resolver import FlagResolver
+
+__all__ = ["FlagMethods"]
+
+
+class FlagMethods:
+    """Feature-flag methods and the 3.x flag attributes, mixed into ``Client``."""
+
+    _flags: FlagResolver
+    disabled: bool
+
+    @property
+    def feature_flags(self) -> Optional[list[dict[str, Any]]]:
+        """The flag definitions as received (``None`` before the first load)."""
+        return self._flags.raw_flags()
+
+    @feature_flags.setter
+    def feature_flags(self, flags: Optional[list[dict[str, Any]]]) -> None:
+        self._flags.set_flags(flags)
+
+    @property
+    def feature_flags_by_key(self) -> Optional[dict[str, dict[str, Any]]]:
+        """Flag definitions by key."""
+        return self._flags.raw_flags_by_key()
+
+    @property
+    def group_type_mapping(self) -> Optional[dict[str, Any]]:
+        """Group type index (as a string) to group type name."""
+        return self._flags.raw_group_type_mapping()
+
+    @group_type_mapping.setter
+    def group_type_mapping(self, mapping: Optional[dict[str, Any]]) -> None:
+        self._flags.set_group_type_mapping(mapping)
+
+    @property
+    def cohorts(self) -> Optional[dict[str, Any]]:
+        """Cohort definitions by id (as a string)."""
+        return self._flags.raw_cohorts()
+
+    @cohorts.setter
+    def cohorts(self, cohorts: Optional[dict[str, Any]]) -> None:
+        self._flags.set_cohorts(cohorts)
+
+    @property
+    def poller(self) -> Any:
+        """The background definitions poller, if running."""
+        return self._flags.poller
+
+    @property
+    def distinct_ids_feature_flags_reported(self) -> Any:
+        """The bounded memory of ``$feature_flag_called`` events already sent."""
+        return self._flags.called_events
+
+    def load_feature_flags(self) -> None:
+        """Fetch flag definitions now (and keep polling them); needs ``personal_api_key``."""
+        if self.disabled:
+            return
+        self._flags.load_now()
+
+    def wait_for_flags(self, timeout: float = 10.0) -> bool:
+        """Wait until flag definitions are loaded; True if they are."""
+        if self.disabled:
+            return self._flags.raw_flags() is not None
+        return self._flags.wait_until_loaded(timeout)
+
+    def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
+        """The current flag definitions list."""
+        return self._flags.raw_flags()
+
+    def feature_enabled(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[bool]:
+        """Whether the flag is on for this user (``None`` if it could not be determined)."""
+        value = self.get_feature_flag(
+            key,
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+        )
+        return None if value is None else bool(value)
+
+    def get_feature_flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[FlagValue]:
+        """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
+        if type(key) is not str:
+            require_str("key", key)
+        if type(distinct_id) is not str:
+            require_id("distinct_id", distinct_id)
+        if groups is not None and type(groups) is not dict:
+            require_mapping("groups", groups)
+        if self.disabled:
+            return None
+        return self._flags.get_feature_flag(
+            key,
+            distinct_id,
+            groups or {},
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            send_feature_flag_events,
+            disable_geoip,
+        )
+
+    def get_feature_flag_payload(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        match_value: Optional[FlagValue] = None,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+    ) -> Any:
+        """The flag's payload for this user, as stored by PostHog (a JSON string), or ``None``."""
+        if self.disabled:
+            return None
+        require_str("key", key)
+        require_id("distinct_id", distinct_id)
+        if groups is not None:
+            require_mapping("groups", groups)
+        return self._flags.get_feature_flag_payload(
+            key,
+            distinct_id,
+            match_value=match_value,
+            groups=groups or {},
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+        )
+
+    def get_all_flags(
+        self,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        disable_geoip: Optional[bool] = None,
+    ) -> Optional[dict[str, FlagValue]]:
+        """Every flag's value for this user (``None`` when disabled)."""
+        result = self.get_all_flags_and_payloads(
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            disable_geoip=disable_geoip,
+        )
+        return result["featureFlags"]
+
+    def get_all_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        disable_geoip: Optional[bool] = None,
+    ) -> FlagsAndPayloads:
+        """Every flag's value and payload: ``{"featureFlags": ..., "featureFlagPayloads": ...}``."""
+        if self.disabled:
+            return {"featureFlags": None, "featureFlagPayloads": None}
+        require_id("distinct_id", distinct_id)
+        if groups is not None:
+            require_mapping("groups", groups)
+        return self._flags.get_all_flags_and_payloads(
+            distinct_id,
+            groups=groups or {},
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            disable_geoip=disable_geoip,
+        )
+
+    def get_remote_config_payload(self, key: str) -> Any:
+        """A remote-config flag's payload (needs ``personal_api_key``); ``None`` on any error."""
+        if self.disabled:
+            return None
+        return self._flags.get_remote_config_payload(key)
+
+    def get_flags_decision(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> Any:
+        """Ask the server for every flag (raises on errors, as 3.x); nothing when disabled."""
+        require_id("distinct_id", distinct_id)
+        if groups:
+            require_mapping("groups", groups)
+        if self.disabled:
+            return normalize_flags_response({})
+        return self._flags.remote_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+
+    def get_feature_variants(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> dict[str, FlagValue]:
+        """Remote: every flag's value."""
+        decision = self.get_flags_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+        return to_values(decision) or {}
+
+    def get_feature_payloads(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> dict[str, Any]:
+        """Remote: payloads of enabled flags that have one."""
+        decision = self.get_flags_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+        return to_payloads(decision) or {}
+
+    def get_feature_flags_and_payloads(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        disable_geoip: Optional[bool] = None,
+    ) -> FlagsAndPayloads:
+        """Remote: values and payloads, from one request."""
+        decision = self.get_flags_decision(
+            distinct_id, groups, person_properties, group_properties, disable_geoip
+        )
+        return to_flags_and_payloads(decision)
