@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
 from .._retry import retry_delays
@@ -45,6 +46,7 @@ DEFINITIONS_TIMEOUT: Final = 10.0
 #: A definitions cache file older than this is not used at start-up.
 CACHE_MAX_AGE_SECONDS: Final = 3600.0
 _ENRICHMENT_CACHE_SIZE: Final = 10_000
+_NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -360,14 +362,21 @@ class FlagResolver:
         disable_geoip: Optional[bool],
     ) -> Optional[FlagValue]:
         """One flag's value; see the 3.x contract in flags.md §6."""
-        person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
         snapshot = self._snapshot
         if snapshot is None or self.poller is not None:
             snapshot = self._current()
         value: Optional[FlagValue] = None
         flag = snapshot.by_key.get(key) if snapshot is not None else None
         if flag is not None:
-            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)  # type: ignore[arg-type]
+            if flag.group_type_key is None:
+                # A person flag reads only the person's properties: build just those.
+                person: dict[str, Any] = {"distinct_id": distinct_id}
+                if person_properties:
+                    person.update(person_properties)
+                result = evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)  # type: ignore[arg-type]
+            else:
+                person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+                result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)  # type: ignore[arg-type]
             if isinstance(result, Inconclusive):
                 log.debug("flag %s could not be decided locally: %s", key, result.reason)
             else:
@@ -376,16 +385,10 @@ class FlagResolver:
         remote_flag: Optional[FeatureFlag] = None
         request_id: Optional[str] = None
         if value is None and not only_evaluate_locally and not self.local_only:
-            try:
-                response = self._remote(distinct_id, groups, person, group, disable_geoip, [key])
-                remote_flag = response["flags"].get(key)
-                request_id = response.get("requestId")
-                if remote_flag is not None:
-                    value = remote_flag.get_value()
-                elif not response.get("errorsWhileComputingFlags"):
-                    value = False
-            except Exception as exc:  # remote trouble means "unknown", never an exception
-                log.warning("[FEATURE FLAGS] Unable to get flag %s remotely: %s", key, exc)
+            person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+            value, remote_flag, request_id = self._remote_flag(
+                key, distinct_id, groups, person, group, disable_geoip
+            )
         if send_feature_flag_events and value is not None:
             self._report_called(
                 key,
@@ -398,6 +401,28 @@ class FlagResolver:
                 request_id=request_id,
             )
         return value
+
+    def _remote_flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        groups: Mapping[str, Any],
+        person: Mapping[str, Any],
+        group: Mapping[str, Any],
+        disable_geoip: Optional[bool],
+    ) -> tuple[Optional[FlagValue], Optional[FeatureFlag], Optional[str]]:
+        """Ask the server for one flag: (value or None if unknown, the flag, the request id)."""
+        try:
+            response = self._remote(distinct_id, groups, person, group, disable_geoip, [key])
+        except Exception as exc:  # remote trouble means "unknown", never an exception
+            log.warning("[FEATURE FLAGS] Unable to get flag %s remotely: %s", key, exc)
+            return None, None, None
+        remote_flag = response["flags"].get(key)
+        request_id = response.get("requestId")
+        if remote_flag is not None:
+            return remote_flag.get_value(), remote_flag, request_id
+        # Absent from a good answer means off; absent because the server failed means unknown.
+        return (None if response.get("errorsWhileComputingFlags") else False), None, request_id
 
     def get_feature_flag_payload(
         self,
@@ -428,17 +453,13 @@ class FlagResolver:
             payload = lookup_payload(flag, value)
             locally = True
         elif not only_evaluate_locally and not self.local_only:
-            try:
-                response = self._remote(distinct_id, groups, person, group, disable_geoip, [key])
-                remote_flag = response["flags"].get(key)
-                request_id = response.get("requestId")
-                if remote_flag is not None:
-                    value = remote_flag.get_value()
-                    payload = remote_flag.metadata.payload
-                elif not response.get("errorsWhileComputingFlags"):
-                    value = False
-            except Exception as exc:  # remote trouble means "unknown", never an exception
-                log.warning("[FEATURE FLAGS] Unable to get payload of flag %s remotely: %s", key, exc)
+            remote_value, remote_flag, request_id = self._remote_flag(
+                key, distinct_id, groups, person, group, disable_geoip
+            )
+            if remote_value is not None:
+                value = remote_value
+            if remote_flag is not None:
+                payload = remote_flag.metadata.payload
         if send_feature_flag_events and value is not None:
             self._report_called(
                 key,
