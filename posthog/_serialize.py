@@ -23,7 +23,11 @@ __all__ = ["clean", "copy_properties", "encode_array", "encode_message", "estima
 
 log = logging.getLogger("posthog")
 
-_ENCODER: Final = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+# check_circular=False: faster; a self-referencing value raises RecursionError, which sends the
+# message down the careful path (clean() drops the cycle).
+_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=True, allow_nan=False, separators=(",", ":"), check_circular=False
+)
 _MAX_DEPTH: Final = 64
 _DROP: Final = object()
 _logged: set[str] = set()
