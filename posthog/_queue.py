@@ -130,10 +130,6 @@ class EventQueue:
                 self._changed.wait(remaining if remaining is None else min(remaining, 0.5))
             return True
 
-    def pending_count(self, in_flight_counts: int = 0) -> int:
-        """Items waiting plus ``in_flight_counts`` reported by the caller."""
-        return len(self._items) + in_flight_counts
-
     def drain(self) -> list[QueuedItem]:
         """Remove and return everything still waiting."""
         with self._mutex:

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any, Final, Optional
 from uuid import UUID
 
-__all__ = ["clean", "copy_properties", "encode_array", "encode_message", "estimate_size"]
+__all__ = ["clean", "copy_properties", "encode_array", "encode_message"]
 
 log = logging.getLogger("posthog")
 
@@ -29,6 +29,7 @@ _ENCODER: Final = json.JSONEncoder(
     ensure_ascii=True, allow_nan=False, separators=(",", ":"), check_circular=False
 )
 _MAX_DEPTH: Final = 64
+_SCALARS: Final = frozenset({int, float, bool, type(None)})
 _DROP: Final = object()
 _logged: set[str] = set()
 
@@ -280,28 +281,6 @@ def _copy_plain(value: Any, depth: int) -> Optional[tuple[Any, int]]:
             items.append(item)
         return items, size
     return None
-
-
-_SCALARS: Final = frozenset({int, float, bool, type(None)})
-
-
-def estimate_size(values: Mapping[str, Any], budget: int) -> int:
-    """A cheap estimate of the JSON size of a dict's values, stopping once it passes ``budget``.
-
-    Exact for nothing; used only to decide whether an exact (costly) size check is needed.
-    Non-ASCII text can grow up to 12x when escaped, which callers account for.
-    """
-    total = 0
-    scalars = _SCALARS
-    for value in values.values():
-        t = type(value)
-        if t is str:
-            total += len(value)
-        elif t not in scalars:
-            total += _estimate_nested(value, budget)
-            if total > budget:
-                return total
-    return total + 16 * len(values)
 
 
 def _estimate_nested(value: Any, budget: int) -> int:
