@@ -81,17 +81,17 @@ class Consumer:
             try:
                 messages = self._collect()
                 if messages:
-                    try:
-                        for batch in encode_batches(d, messages):
-                            deliver(d, batch)
-                    finally:
-                        self.holding = []
-                        d.queue.release(self._id)
+                    for batch in encode_batches(d, messages):
+                        deliver(d, batch)
+                    self.holding = []
+                    d.queue.release(self._id)
                 elif not self.running or d.draining:
                     break
-            except Exception:  # the loop must survive anything; report and carry on
+            except Exception as exc:  # the loop must survive anything; report and carry on
                 log.exception("unexpected error in the PostHog consumer thread")
-                self.holding = []
+                held, self.holding = self.holding, []
+                # Whatever this batch held is lost: say so rather than drop it silently.
+                d.drops.record(DropReason.RETRIES_EXHAUSTED, held, cause=exc, detail="internal error")
                 d.queue.release(self._id)
                 time.sleep(0.05)
 
