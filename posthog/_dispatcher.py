@@ -265,6 +265,13 @@ class EventDispatcher:
             self.transport.close()
         return lost
 
+    def release(self) -> None:
+        """The client is gone: let the threads deliver what is queued and end (never blocks)."""
+        self.draining = True
+        for consumer in self.consumers:
+            consumer.running = False
+        self.queue.wake()
+
     def stats(self, dropped: Optional[dict[DropReason, int]] = None) -> DeliveryStats:
         """Counters: queued, sent, dropped per reason, pending."""
         with self._lock:

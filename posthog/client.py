@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+import weakref
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 from uuid import uuid4
@@ -49,6 +50,11 @@ _LOG_RECORD_ATTRS = frozenset(
 def warn_context(stacklevel: int = 3) -> None:
     """The 3.x ``context`` argument is accepted, ignored, and warned about (once per call)."""
     warnings.warn("'context' parameter is deprecated and ignored", DeprecationWarning, stacklevel=stacklevel)
+
+
+def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
+    dispatcher.release()
+    flags.stop(wait=False)
 
 
 def _env_disabled() -> bool:
@@ -146,6 +152,9 @@ class Client(FlagMethods):
             queue_full_timeout=queue_full_timeout,
         )
         self._flags = FlagResolver(self, definitions=flag_definitions, cache_path=flag_definitions_cache)
+        # Released with the client: its threads finish what is queued and end; nothing here
+        # (fork hook, exit hook, threads) keeps a client alive.
+        weakref.finalize(self, _release, self._dispatcher, self._flags)
         self.exception_capture: Any = None
         if enable_exception_autocapture and not self.disabled:
             from .exception_capture import ExceptionCapture

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
@@ -66,7 +67,8 @@ class FlagResolver:
         definitions: Union[Mapping[str, Any], PathLike, None] = None,
         cache_path: Optional[PathLike] = None,
     ) -> None:
-        self._client = client
+        # Weak: the poller thread holds this resolver, and must not keep the client alive.
+        self._client: Client = weakref.proxy(client)
         self._snapshot: Optional[FlagDefinitions] = None  # None: never loaded
         self._etag: Optional[str] = None
         self._lock = threading.Lock()
@@ -184,6 +186,9 @@ class FlagResolver:
         """One fetch; returns a shorter wait after a failure (backoff up to the poll interval)."""
         try:
             self._fetch(raise_auth_errors=False)
+        except ReferenceError:  # the client was garbage-collected: stop polling for it
+            self.stop()
+            return None
         except Exception as exc:  # any failure: keep what we have, retry with backoff
             self._note_failure(exc)
             self._first_attempt.set()
@@ -303,13 +308,13 @@ class FlagResolver:
         except OSError as exc:
             log.warning("could not write the flag definitions cache %s: %s", path, exc)
 
-    def stop(self) -> None:
-        """Stop polling (bounded); no flag call restarts it afterwards."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop polling (waiting at most a second); no flag call restarts it afterwards."""
         self._stopped = True
         self._first_attempt.set()  # nobody waits for a load that will not happen
         poller = self.poller
         if poller is not None:
-            poller.stop(1.0)
+            poller.stop(1.0 if wait else 0)
 
     # --- evaluation ------------------------------------------------------------------------
     def _geoip(self, disable_geoip: Optional[bool]) -> bool:

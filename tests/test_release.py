@@ -1,0 +1,53 @@
+"""A client that goes out of scope is released: its events are still sent and its threads end.
+
+weaknesses.md §B 15: 3.x clients were never released (a client per request leaked threads).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import posthog
+from tests.conftest import API_KEY
+from tests.fake_server import FakePostHog
+from tests.support.builders import FlagBuilder, definitions
+from tests.support.waiting import wait_until
+
+
+def _threads_of(client: posthog.Client) -> list[threading.Thread]:
+    threads = [consumer.thread for consumer in client.consumers or []]
+    if client.poller is not None:
+        threads.append(client.poller.thread)
+    return threads
+
+
+def test_a_dropped_client_delivers_its_events_and_ends_its_consumer(fake_server: FakePostHog) -> None:
+    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=5)
+    client.capture("user-1", "sent after the client is gone")
+    threads = _threads_of(client)
+    ref = weakref.ref(client)
+
+    del client
+    gc.collect()
+
+    assert ref() is None
+    assert [e["event"] for e in fake_server.wait_for_events(1)] == ["sent after the client is gone"]
+    wait_until(lambda: not any(t.is_alive() for t in threads), timeout=3)
+
+
+def test_a_dropped_client_stops_polling(fake_server: FakePostHog) -> None:
+    fake_server.personal_api_key = "phx_personal"
+    fake_server.set_flag_definitions(definitions([FlagBuilder("on").condition([]).build()]))
+    client = posthog.Client(API_KEY, host=fake_server.url, personal_api_key="phx_personal", poll_interval=0.2)
+    assert client.wait_for_flags(timeout=3)
+    threads = _threads_of(client)
+    assert any(t.name == "posthog.poller" and t.is_alive() for t in threads)
+    ref = weakref.ref(client)
+
+    del client
+    gc.collect()
+
+    assert ref() is None
+    wait_until(lambda: not any(t.is_alive() for t in threads), timeout=3)
