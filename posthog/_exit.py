@@ -1,4 +1,8 @@
-"""One interpreter-exit hook per process that drains every live dispatcher within its deadline."""
+"""One interpreter-exit hook per process that drains every live dispatcher within its deadline.
+
+``threading._register_atexit`` also runs in processes started by ``multiprocessing`` (their
+bootstrap calls ``threading._shutdown()`` before ``os._exit()``), so workers drain too.
+"""
 
 from __future__ import annotations
 
