@@ -23,14 +23,10 @@ from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
 from .called_events import CalledEvents
 from .definitions import (
     EMPTY_DEFINITIONS,
-    CohortFilter,
-    Condition,
-    FlagDefinition,
     FlagDefinitions,
-    PropertyFilter,
 )
+from .enrichment import EnrichmentCache, flag_properties
 from .evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
-from .properties import Undecided, match_leaves
 from .remote import build_flags_body, fetch_flags
 
 if TYPE_CHECKING:
@@ -46,7 +42,6 @@ log = logging.getLogger("posthog")
 DEFINITIONS_TIMEOUT: Final = 10.0
 #: A definitions cache file older than this is not used at start-up.
 CACHE_MAX_AGE_SECONDS: Final = 3600.0
-_ENRICHMENT_CACHE_SIZE: Final = 10_000
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -79,7 +74,7 @@ class FlagResolver:
         self.poller: Optional[Poller] = None
         self._stopped = False
         self.called_events = CalledEvents()
-        self._enrichment: tuple[Optional[FlagDefinitions], dict[Any, dict[str, Any]]] = (None, {})
+        self._enrichment = EnrichmentCache()
         self._cache_path = cache_path
         self.local_only = False
         self.may_enrich = False
@@ -611,112 +606,7 @@ class FlagResolver:
             except Exception as exc:  # the capture goes on without flags
                 log.warning("[FEATURE FLAGS] Unable to get feature variants: %s", exc)
                 return {}
-            return _flag_properties(values)
+            return flag_properties(values)
         if event == "$feature_flag_called" and not send_feature_flags:
             return {}
-        cache_snapshot, cache = self._enrichment
-        if cache_snapshot is not snapshot:
-            cache = {}
-            self._enrichment = (snapshot, cache)
-        cache_key = (distinct_id, tuple(sorted(groups.items())) if groups else None)
-        hashable = True
-        try:
-            cached = cache.get(cache_key)
-        except TypeError:  # unhashable group keys: no caching
-            cached = None
-            hashable = False
-        if cached is None:
-            cached = self._local_flag_properties(snapshot, distinct_id, groups or {})
-            if hashable:
-                if len(cache) >= _ENRICHMENT_CACHE_SIZE:
-                    try:
-                        del cache[next(iter(cache))]
-                    except (KeyError, StopIteration, RuntimeError):
-                        pass
-                cache[cache_key] = cached
-        return dict(cached)
-
-    def _local_flag_properties(
-        self, snapshot: FlagDefinitions, distinct_id: Any, groups: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        person, group = augment_properties(distinct_id, groups, None, None)
-        values: dict[str, FlagValue] = {}
-        for flag in _enrichable_flags(snapshot):
-            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
-            if not isinstance(result, Inconclusive):
-                values[flag.key] = result
-        return _flag_properties(values)
-
-
-_enrichable_cache: tuple[Optional[FlagDefinitions], tuple[FlagDefinition, ...]] = (None, ())
-
-
-def _enrichable_flags(snapshot: FlagDefinitions) -> tuple[FlagDefinition, ...]:
-    """The flags a capture can possibly decide with only ``distinct_id`` known (once per snapshot).
-
-    A person flag each of whose conditions starts with a filter on another property is always
-    inconclusive without the caller's properties (flags.md §4: a missing key is inconclusive), so
-    evaluating it on every capture would only cost time: 3.x drops it from the event the same way.
-    """
-    global _enrichable_cache
-    cached_snapshot, flags = _enrichable_cache
-    if cached_snapshot is snapshot:
-        return flags
-    flags = tuple(flag for flag in snapshot.flags if not _needs_caller_properties(flag, snapshot))
-    _enrichable_cache = (snapshot, flags)
-    return flags
-
-
-def _needs_caller_properties(flag: FlagDefinition, snapshot: FlagDefinitions) -> bool:
-    if flag.group_type_key is not None or not flag.active or flag.is_malformed:
-        return False  # group flags, inactive and malformed flags are cheap or must be evaluated
-    if flag.ensure_experience_continuity:
-        return True
-    if not flag.conditions:
-        return False
-    return all(_undecidable_first_filter(condition, snapshot) for condition in flag.conditions)
-
-
-_PROBE: Final = {"distinct_id": object()}
-
-
-def _undecidable_first_filter(condition: Condition, snapshot: FlagDefinitions) -> bool:
-    """Whether the condition's first filter is inconclusive whenever only ``distinct_id`` is known."""
-    first = condition.properties[0] if condition.properties else None
-    if isinstance(first, PropertyFilter):
-        return bool(first.key != "distinct_id")  # any other key is missing: inconclusive (flags.md §4)
-    if isinstance(first, CohortFilter) and not _cohort_mentions_distinct_id(first.cohort_id, snapshot, set()):
-        # Then its answer is the same for every distinct id: ask once.
-        try:
-            return isinstance(match_leaves((first,), _PROBE, snapshot.cohorts), Undecided)
-        except Exception:  # malformed cohort: let the real evaluation report it
-            return False
-    return False
-
-
-def _cohort_mentions_distinct_id(cohort_id: str, snapshot: FlagDefinitions, seen: set[str]) -> bool:
-    if cohort_id in seen:
-        return False
-    seen.add(cohort_id)
-    stack = [snapshot.cohorts.get(cohort_id)]
-    while stack:
-        group = stack.pop()
-        if group is None:
-            continue
-        stack.extend(group.groups)
-        for leaf in group.leaves:
-            if isinstance(leaf, PropertyFilter) and leaf.key == "distinct_id":
-                return True
-            if isinstance(leaf, CohortFilter) and _cohort_mentions_distinct_id(
-                leaf.cohort_id, snapshot, seen
-            ):
-                return True
-    return False
-
-
-def _flag_properties(values: Mapping[str, FlagValue]) -> dict[str, Any]:
-    props: dict[str, Any] = {f"$feature/{key}": value for key, value in values.items()}
-    active = [key for key, value in values.items() if value is not False]
-    if active:
-        props["$active_feature_flags"] = active
-    return props
+        return self._enrichment.properties(snapshot, distinct_id, groups or {})

@@ -11,7 +11,7 @@ import pytest
 
 import posthog
 from benchmarks import _data
-from posthog.feature_flags import resolver
+from posthog.feature_flags import enrichment
 from posthog.feature_flags.evaluation import Inconclusive, augment_properties, evaluate_flag
 
 
@@ -24,7 +24,7 @@ def test_enrichment_equals_evaluating_every_flag(count: int) -> None:
     client.feature_flags = body["flags"]
     snapshot = client._flags._snapshot
     assert snapshot is not None
-    assert 0 < len(resolver._enrichable_flags(snapshot)) <= len(snapshot.flags)
+    assert 0 < len(enrichment.enrichable_flags(snapshot)) <= len(snapshot.flags)
 
     for i in range(200):
         distinct_id = f"user-{i}"
@@ -36,9 +36,9 @@ def test_enrichment_equals_evaluating_every_flag(count: int) -> None:
             if not isinstance(value, Inconclusive):
                 every[flag.key] = value
 
-        got = client._flags._local_flag_properties(snapshot, distinct_id, groups)
+        got = enrichment.local_flag_properties(snapshot, distinct_id, groups)
 
-        assert got == resolver._flag_properties(every), distinct_id
+        assert got == enrichment.flag_properties(every), distinct_id
 
 
 def test_flags_needing_caller_properties_are_skipped() -> None:
@@ -51,4 +51,4 @@ def test_flags_needing_caller_properties_are_skipped() -> None:
     assert snapshot is not None
 
     # The mixed definitions include person-property and continuity flags: those are left out.
-    assert len(resolver._enrichable_flags(snapshot)) < len(snapshot.flags)
+    assert len(enrichment.enrichable_flags(snapshot)) < len(snapshot.flags)
