@@ -68,6 +68,7 @@ class FlagResolver:
         self._etag: Optional[str] = None
         self._lock = threading.Lock()
         self._first_attempt = threading.Event()
+        self._loaded = threading.Event()  # set once a snapshot exists
         self._poller_pid = -1
         self._failure_delays: Optional[Iterator[float]] = None
         self._logged_failure: Optional[str] = None
@@ -97,6 +98,7 @@ class FlagResolver:
     # --- the snapshot ----------------------------------------------------------------------
     def _swap(self, snapshot: FlagDefinitions) -> None:
         self._snapshot = snapshot
+        self._loaded.set()
         #: whether captures get $feature/... properties (read on every capture)
         self.may_enrich = bool(snapshot.flags)
         self._first_attempt.set()
@@ -261,13 +263,8 @@ class FlagResolver:
         """Wait until definitions are loaded (starting the poller if needed)."""
         if self._snapshot is None and self._client.personal_api_key:
             self._ensure_poller()
-        deadline = time.monotonic() + timeout
-        while self._snapshot is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(0.01, remaining))
-        return True
+        self._loaded.wait(timeout)
+        return self._snapshot is not None
 
     def _load_cache(self, path: PathLike) -> None:
         try:
