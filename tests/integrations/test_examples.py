@@ -49,3 +49,15 @@ def test_django_demo() -> None:
     assert '"$feature_flag_response": true' in out
     assert '"$sentry_exception": ["PaymentDeclinedError: card declined"]' in out
     assert '"$sentry_url": "https://sentry.io/organizations/demo-org/issues/?project=1&query=' in out
+
+
+def test_feature_flags_example() -> None:
+    out = run_example("feature_flags.py")
+
+    lines = {line.split("->")[0].strip(): line for line in out.splitlines() if "->" in line}
+    assert "True" in lines["new-dashboard for ada {'plan': 'pro', 'region': 'eu'}"]
+    assert "decided locally" in lines["new-dashboard for ada {'plan': 'pro', 'region': 'eu'}"]
+    assert "False" in lines["new-dashboard for bob {'plan': 'free', 'region': 'us'}"]
+    assert "Simple pricing" in lines["pricing-page payload for ada"]
+    assert "asked the server" in lines["onboarding-v2 for ada"]
+    assert "$feature_flag_called events sent: 4" in out
