@@ -8,7 +8,7 @@ from setuptools import find_packages, setup
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 with open(os.path.join(HERE, "posthog", "version.py"), encoding="utf-8") as fh:
-    VERSION = re.search(r'VERSION: Final = "([^"]+)"', fh.read()).group(1)  # type: ignore[union-attr]
+    VERSION = re.search(r'VERSION = "([^"]+)"', fh.read()).group(1)  # type: ignore[union-attr]
 
 with open(os.path.join(HERE, "README.md"), encoding="utf-8") as fh:
     LONG_DESCRIPTION = fh.read()

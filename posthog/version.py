@@ -1,12 +1,10 @@
-"""The library version (read by setup.py without importing the package)."""
+"""The library version (read by setup.py without importing the package).
 
-from __future__ import annotations
+Imports nothing: ``python posthog/version.py`` prints the version (as 3.x did), and with this
+directory first on ``sys.path`` a stdlib import would find ``posthog/types.py`` instead.
+"""
 
-from typing import Final
-
-VERSION: Final = "3.26.0"
+VERSION = "3.26.0"
 
 if __name__ == "__main__":  # pragma: no cover - 3.x prints the version without a newline
-    import sys
-
-    sys.stdout.write(VERSION)
+    print(VERSION, end="")  # noqa: T201 - this is the script's output
