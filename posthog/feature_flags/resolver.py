@@ -6,11 +6,9 @@ remote fallback and ``$feature_flag_called`` reporting. The client's only contac
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -20,6 +18,7 @@ from .._retry import retry_delays
 from ..exceptions import APIError, QuotaLimitError
 from ..poller import Poller
 from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from .cache import PathLike, load_json_file, read_cache, write_cache
 from .called_events import CalledEvents
 from .definitions import (
     EMPTY_DEFINITIONS,
@@ -40,16 +39,7 @@ log = logging.getLogger("posthog")
 
 #: Timeout of the definitions request (3.x: 10 s); it runs on the poller thread only.
 DEFINITIONS_TIMEOUT: Final = 10.0
-#: A definitions cache file older than this is not used at start-up.
-CACHE_MAX_AGE_SECONDS: Final = 3600.0
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
-
-PathLike = Union[str, "os.PathLike[str]"]
-
-
-def _load_json_file(path: PathLike) -> Any:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 class FlagResolver:
@@ -80,9 +70,7 @@ class FlagResolver:
         self.local_only = False
         self.may_enrich = False
         if definitions is not None:
-            body = (
-                _load_json_file(definitions) if isinstance(definitions, (str, os.PathLike)) else definitions
-            )
+            body = load_json_file(definitions) if isinstance(definitions, (str, os.PathLike)) else definitions
             if not isinstance(body, Mapping):
                 raise ValueError("flag_definitions must be a dict or a path to a JSON object")
             self._swap(
@@ -237,7 +225,7 @@ class FlagResolver:
         self._etag = response.headers.get("ETag")
         self._swap(snapshot)
         if self._cache_path is not None:
-            self._save_cache(self._cache_path, body)
+            write_cache(self._cache_path, self._client.api_key, self._etag, body)
 
     def load_now(self) -> None:
         """Fetch definitions synchronously (3.x ``load_feature_flags``), then keep polling."""
@@ -267,38 +255,15 @@ class FlagResolver:
         return self._snapshot is not None
 
     def _load_cache(self, path: PathLike) -> None:
-        try:
-            cached = _load_json_file(path)
-            if cached.get("api_key") != self._client.api_key:
-                log.info("flag definitions cache %s belongs to another project; not used", path)
+        cached = read_cache(path, self._client.api_key)
+        if cached is not None:
+            body, etag = cached
+            try:
+                self._swap(FlagDefinitions.from_response(body))
+            except ValueError as exc:  # not a definitions body: just not used
+                log.warning("could not read the flag definitions cache %s: %s", path, exc)
                 return
-            age = time.time() - float(cached["fetched_at"])
-            if age > CACHE_MAX_AGE_SECONDS:
-                log.info("flag definitions cache %s is %.0fs old; not used", path, age)
-                return
-            self._swap(FlagDefinitions.from_response(cached["definitions"]))
-            self._etag = cached.get("etag")
-        except FileNotFoundError:
-            return
-        except Exception as exc:  # a broken cache file is just not used
-            log.warning("could not read the flag definitions cache %s: %s", path, exc)
-
-    def _save_cache(self, path: PathLike, body: Any) -> None:
-        tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(
-                    {
-                        "api_key": self._client.api_key,
-                        "fetched_at": time.time(),
-                        "etag": self._etag,
-                        "definitions": body,
-                    },
-                    fh,
-                )
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("could not write the flag definitions cache %s: %s", path, exc)
+            self._etag = etag
 
     def stop(self, wait: bool = True) -> None:
         """Stop polling (waiting at most a second); no flag call restarts it afterwards."""
