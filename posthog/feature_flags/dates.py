@@ -1,0 +1,87 @@
+"""Dates in flag filters (flags.md §4): relative forms, and absolute ones parsed once when possible."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from enum import IntEnum
+from functools import lru_cache
+from typing import Final, Optional
+
+__all__ = ["DateForm", "classify_date_text", "parse_date_text", "parse_relative_date"]
+
+
+class DateForm(IntEnum):
+    """How the operand of a date filter is obtained at evaluation time."""
+
+    ABSOLUTE = 0  # parsed once: ``PropertyFilter.date_value``
+    RELATIVE = 1  # "7d": ``PropertyFilter.relative`` subtracted from now
+    DYNAMIC = 2  # a partial date ("June", "10:00") whose missing fields default to today
+    INVALID = 3  # not a date: the filter is inconclusive
+
+
+_RELATIVE_DATE: Final = re.compile(r"^-?([0-9]+)([a-z])$")
+_RELATIVE_UNITS: Final = frozenset("hdwmy")
+
+
+def parse_relative_date(text: str) -> Optional[tuple[int, str]]:
+    """``"7d"``/``"-7d"`` → ``(7, "d")``; None when ``text`` is not a relative date (flags.md §4)."""
+    match = _RELATIVE_DATE.match(text)
+    if match is None:
+        return None
+    number = int(match.group(1))
+    unit = match.group(2)
+    if number >= 10_000 or unit not in _RELATIVE_UNITS:
+        return None
+    return number, unit
+
+
+# Two defaults that differ in year, month and day: a text whose parse is the same under both does
+# not depend on "today". Leap years and 31-day months, so that no explicit day fails under them
+# that could succeed under the real default; days below 29, so that dateutil never clamps them
+# ("Feb 2024" takes today's day of the month); two weeks apart, so that a weekday
+# ("Feb 2024 monday") cannot map both to one date.
+_PROBE_DEFAULTS: Final = (datetime(2004, 1, 1), datetime(2008, 3, 15))
+
+
+def _parse_with_default(text: str, default: Optional[datetime]) -> Optional[datetime]:
+    try:
+        from dateutil import parser as date_parser  # imported on first use: it is slow to import
+
+        parsed = date_parser.parse(text, default=default)
+    except Exception:  # ParserError, OverflowError, ...: 3.x treats all as "not a valid format"
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+@lru_cache(maxsize=4096)
+def classify_date_text(text: str) -> tuple[DateForm, Optional[datetime]]:
+    """Whether ``text`` is an absolute date (parsed once), depends on today, or is no date."""
+    first = _parse_with_default(text, _PROBE_DEFAULTS[0])
+    second = _parse_with_default(text, _PROBE_DEFAULTS[1])
+    if first is None and second is None:
+        return DateForm.INVALID, None
+    if first is None or second is None:
+        return DateForm.DYNAMIC, None
+    try:
+        same = first == second and first.utcoffset() == second.utcoffset()
+    except ValueError:  # an offset of 24 h or more: 3.x fails when it compares; so will we
+        same = False
+    return (DateForm.ABSOLUTE, first) if same else (DateForm.DYNAMIC, None)
+
+
+@lru_cache(maxsize=1024)
+def _parse_on_day(text: str, today: date) -> Optional[datetime]:
+    # dateutil's own default is "now, local time, at midnight".
+    return _parse_with_default(text, datetime(today.year, today.month, today.day))
+
+
+def parse_date_text(text: str) -> Optional[datetime]:
+    """Parse like ``dateutil.parser.parse`` (naive → UTC); None when not a date.
+
+    Results are cached; those that depend on today's date ("June 5") per day.
+    """
+    form, parsed = classify_date_text(text)
+    if form is DateForm.DYNAMIC:
+        return _parse_on_day(text, date.today())
+    return parsed
