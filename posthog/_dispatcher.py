@@ -86,7 +86,6 @@ class EventDispatcher:
         self.historical_migration = historical_migration
         self.sync_mode = sync_mode
         self.shutdown_timeout = shutdown_timeout
-        self.exit_timeout = shutdown_timeout
         self.queue_full_timeout = queue_full_timeout
         self.queue = EventQueue(max_queue_size)
         self.consumers: list[Consumer] = []
@@ -170,7 +169,7 @@ class EventDispatcher:
             if self._started:
                 return
             _warn_if_uwsgi_without_threads()
-            self.consumers = [Consumer(self, i) for i in range(self.threads)]
+            self.consumers = [Consumer(self) for _ in range(self.threads)]
             for consumer in self.consumers:
                 consumer.start()
             self._started = True
@@ -272,7 +271,7 @@ class EventDispatcher:
             consumer.running = False
         self.queue.wake()
 
-    def stats(self, dropped: Optional[dict[DropReason, int]] = None) -> DeliveryStats:
+    def stats(self) -> DeliveryStats:
         """Counters: queued, sent, dropped per reason, pending."""
         with self._lock:
             sent = self._sent
@@ -280,6 +279,6 @@ class EventDispatcher:
         return DeliveryStats(
             queued=queued,
             sent=sent,
-            dropped=self.drops.counts() if dropped is None else dropped,
+            dropped=self.drops.counts(),
             pending=self.pending(),
         )

@@ -30,7 +30,7 @@ def _drain_all() -> None:
     for dispatcher in list(_dispatchers):
         try:
             # Each client gets its own exit deadline, counted from the start of the exit.
-            remaining = dispatcher.exit_timeout - (time.monotonic() - started)
+            remaining = dispatcher.shutdown_timeout - (time.monotonic() - started)
             dispatcher.shutdown(max(0.0, remaining), exiting=True)
         except Exception:  # exit must go on whatever one client does
             log.debug("error while draining at exit", exc_info=True)

@@ -127,7 +127,8 @@ class EventQueue:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
-                self._changed.wait(remaining if remaining is None else min(remaining, 0.5))
+                # Woken by every release; the cap only bounds a wait that misses one.
+                self._changed.wait(None if remaining is None else min(remaining, 0.5))
             return True
 
     def drain(self) -> list[QueuedItem]:

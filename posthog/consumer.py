@@ -46,9 +46,8 @@ class Batch:
 class Consumer:
     """One consumer: a named daemon thread running :meth:`run` until stopped."""
 
-    def __init__(self, dispatcher: EventDispatcher, index: int = 0) -> None:
+    def __init__(self, dispatcher: EventDispatcher) -> None:
         self.dispatcher = dispatcher
-        self.index = index
         self.running = True
         #: messages taken from the queue and not yet delivered or dropped (reported if abandoned)
         self.holding: list[dict[str, Any]] = []
