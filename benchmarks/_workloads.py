@@ -10,15 +10,19 @@ prints one line ``RESULT <json>`` on stdout; everything else goes to stderr.
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import json
 import logging
 import os
 import resource
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import posthog
@@ -232,11 +236,116 @@ def shutdown(params: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": elapsed, "lost_on_error": lost_on_error, "stats_dropped": dropped}
 
 
+def _user_ids(n: int) -> Iterator[str]:
+    """``n`` distinct_ids cycling over 5000 (no per-event list: it would weigh on peak RSS)."""
+    return itertools.islice(itertools.cycle([f"user-{i}" for i in range(5000)]), n)
+
+
+def _bounded(call: Callable[[], Any], seconds: float) -> tuple[bool, float]:
+    """Run ``call`` in a daemon thread for at most ``seconds``: (returned in time, seconds taken)."""
+    start = time.perf_counter()
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive(), time.perf_counter() - start
+
+
+def burst(params: dict[str, Any]) -> dict[str, Any]:
+    """A tight loop of captures with the default settings, then flush() and shutdown()."""
+    client = posthog.Posthog(API_KEY, host=params["url"])  # defaults only (max_queue_size=10000)
+    props = realistic_properties()
+    refused = 0
+    start = time.perf_counter()
+    for distinct_id in _user_ids(int(params["n"])):
+        if not client.capture(distinct_id, "burst event", props)[0]:
+            refused += 1
+    capture_s = time.perf_counter() - start
+    flushed, flush_s = _bounded(client.flush, params["bound"])
+    shut, shutdown_s = _bounded(client.shutdown, params["bound"])
+    return {
+        "refused": refused,
+        "capture_s": capture_s,
+        "flush_s": flush_s,
+        "shutdown_s": shutdown_s,
+        "returned": flushed and shut,
+    }
+
+
+def backlog(params: dict[str, Any]) -> dict[str, Any]:
+    """µs per capture() while a large backlog builds (queue sized to hold it all), and peak RSS."""
+    client = _client(params)
+    props = realistic_properties()
+    n = int(params["n"])
+    failed = 0
+    start = time.perf_counter()
+    for distinct_id in _user_ids(n):
+        if not client.capture(distinct_id, "benchmark event", props)[0]:
+            failed += 1
+    elapsed = time.perf_counter() - start
+    backlog = client.queue.qsize()
+    client.flush()
+    _, stats = _http_get(f"{params['url']}/_fake/wait?events={n}&timeout={params['wait_timeout']}", 900)
+    return {
+        "us_per_call": elapsed / n * 1e6,
+        "backlog": backlog,
+        "failed": failed,
+        "server_events": stats["events"],
+        "peak_rss_kib": _peak_rss_kib(),
+    }
+
+
+def outage(params: dict[str, Any]) -> dict[str, Any]:
+    """Captures at a steady rate from ``start_at`` (wall clock, shared with the parent) while the
+    parent breaks and restores the server; then flush (bounded) and shutdown. Reports the uuids
+    sent and the messages handed to on_error."""
+    dropped: list[Any] = []
+    lock = threading.Lock()
+
+    def on_error(error: Exception, batch: Any) -> None:
+        with lock:
+            dropped.extend(m.get("uuid") if isinstance(m, dict) else None for m in batch)
+
+    client = posthog.Posthog(API_KEY, host=params["url"], on_error=on_error)
+    props = realistic_properties()
+    start_at, rate = float(params["start_at"]), float(params["rate"])
+    late = time.time() - start_at
+    sent: list[str] = []
+    refused = 0
+    for i in range(int(params["seconds"] * rate)):
+        time.sleep(max(0.0, start_at + i / rate - time.time()))
+        event_id = str(uuid.uuid4())
+        sent.append(event_id)
+        if not _ok(client.capture(f"user-{i % 50}", "outage event", {**props, "seq": i}, uuid=event_id)):
+            refused += 1
+    flush_timeout = float(params["flush_timeout"])
+    # flush(timeout=...) where the library has it; 3.x flush() waits for everything, so bound it.
+    takes_timeout = "timeout" in inspect.signature(client.flush).parameters
+    flush = (lambda: client.flush(timeout=flush_timeout)) if takes_timeout else client.flush
+    flushed, flush_s = _bounded(flush, flush_timeout + 5)
+    shut, shutdown_s = _bounded(client.shutdown, params["shutdown_bound"])
+    with lock:
+        reported = list(dropped)
+    return {
+        "sent": sent,
+        "refused": refused,
+        "dropped": reported,
+        "late_start_s": late,
+        "flush_s": flush_s,
+        "flush_returned": flushed,
+        "flush_timeout_arg": takes_timeout,
+        "shutdown_s": shutdown_s,
+        "shutdown_returned": shut,
+    }
+
+
 WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "capture": capture,
     "throughput": throughput,
     "flags": flags,
     "shutdown": shutdown,
+    "burst": burst,
+    "backlog": backlog,
+    "outage": outage,
 }
 
 

@@ -11,14 +11,17 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Final, Optional
 
 from . import _exit
 from ._dropped_events import DeliveryStats, DropReason, DropRecorder
 from ._fork import on_fork_in_child
-from ._queue import EventQueue
+from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES, Chunk, Outbox, count_events
+from ._queue import DEFAULT_MAX_QUEUE_BYTES, EventQueue
+from ._sender import Sender, deliver_now
 from ._serialize import encode_message
-from .consumer import MAX_MSG_SIZE, Batch, Consumer, deliver
+from .consumer import MAX_MSG_SIZE, Consumer
 from .request import Transport
 
 __all__ = ["DEFAULT_FLUSH_TIMEOUT", "DEFAULT_SHUTDOWN_TIMEOUT", "EventDispatcher"]
@@ -30,6 +33,11 @@ DEFAULT_FLUSH_TIMEOUT: Final = 10.0
 #: ``shutdown()`` without a timeout, and interpreter exit, wait at most this long.
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 
+
+#: Backlog (queued events, or encoded bytes waiting behind the request in flight) past which
+#: ``put`` yields the interpreter lock every 64 events.
+_BACKLOG_EVENTS: Final = 1000
+_BACKLOG_BYTES: Final = 4 * 1024 * 1024
 
 _uwsgi_warned = False
 
@@ -73,6 +81,9 @@ class EventDispatcher:
         sync_mode: bool = False,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         queue_full_timeout: Optional[float] = None,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
+        retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
     ) -> None:
         self.api_key = api_key
         self.transport = transport
@@ -87,8 +98,12 @@ class EventDispatcher:
         self.sync_mode = sync_mode
         self.shutdown_timeout = shutdown_timeout
         self.queue_full_timeout = queue_full_timeout
-        self.queue = EventQueue(max_queue_size)
+        #: seconds an undelivered event may wait; 0 turns the retry buffer off (3.x behaviour)
+        self.retry_buffer_age = max(0.0, float(retry_buffer_age))
+        self.queue = EventQueue(max_queue_size, max_queue_bytes)
+        self.outbox = Outbox(retry_buffer_bytes)
         self.consumers: list[Consumer] = []
+        self.sender: Optional[Sender] = None
         self._init_process_state()
         self.shut_down = False
         on_fork_in_child(self._after_fork)
@@ -111,8 +126,10 @@ class EventDispatcher:
         if self._pid == os.getpid():
             return
         self._init_process_state()
-        self.queue = EventQueue(self.queue.maxsize)
+        self.queue = EventQueue(self.queue.maxsize, self.queue.maxbytes)
+        self.outbox = Outbox(self.outbox.max_bytes)
         self.consumers = []
+        self.sender = None
         self.drops.after_fork()
 
     # --- state read by consumers ----------------------------------------------------------
@@ -132,7 +149,7 @@ class EventDispatcher:
         return deadline is None or time.monotonic() + seconds < deadline
 
     def sleep(self, seconds: float) -> bool:
-        """Wait between retries; False if the wait was cut short by abandonment."""
+        """Wait between retries (sync mode); False if the wait was cut short by abandonment."""
         return not self._abandon.wait(seconds)
 
     def request_timeout(self) -> float:
@@ -147,9 +164,22 @@ class EventDispatcher:
         with self._lock:
             self._sent += count
 
+    def drop_chunks(
+        self,
+        reason: DropReason,
+        chunks: Sequence[Chunk],
+        cause: Optional[BaseException] = None,
+        detail: str = "",
+    ) -> None:
+        """Report encoded events as dropped (decoded only for an ``on_error`` callback) and let go of them."""
+        messages = [m for c in chunks for m in c.messages()] if self.drops.on_error else []
+        self.drops.record(reason, messages, count=count_events(chunks), cause=cause, detail=detail)
+        for chunk in chunks:
+            self.queue.release(chunk.token)
+
     # --- producers ------------------------------------------------------------------------
-    def put(self, msg: dict[str, Any]) -> bool:
-        """Queue (or in sync mode, send) one message; False if it was dropped."""
+    def put(self, msg: dict[str, Any], size: int = 0) -> bool:
+        """Queue (or in sync mode, send) one message of about ``size`` bytes; False if it was dropped."""
         if self._pid != os.getpid():
             self._after_fork()
         if self.shut_down:
@@ -157,12 +187,21 @@ class EventDispatcher:
             return False
         if self.sync_mode:
             return self._send_now(msg)
-        if not self.queue.put(msg, self.queue_full_timeout):
-            self.drops.record(DropReason.QUEUE_FULL, [msg], detail=f"max_queue_size={self.queue.maxsize}")
+        refused = self.queue.put(msg, size, self.queue_full_timeout)
+        if refused is not None:
+            bound = self.queue.maxsize if refused == "max_queue_size" else self.queue.maxbytes
+            self.drops.record(DropReason.QUEUE_FULL, [msg], detail=f"{refused}={bound}")
             return False
         if not self._started:
             self._start()
+        elif not self.queue.last_seq() & 63 and self._backlogged():
+            # A backlog is building: hand the interpreter lock to the encoder and sender now
+            # rather than making them wait for the interpreter's switch interval.
+            time.sleep(0)
         return True
+
+    def _backlogged(self) -> bool:
+        return self.queue.qsize() >= _BACKLOG_EVENTS or self.outbox.waiting_size >= _BACKLOG_BYTES
 
     def _start(self) -> None:
         with self._lock:
@@ -170,6 +209,8 @@ class EventDispatcher:
                 return
             _warn_if_uwsgi_without_threads()
             self.consumers = [Consumer(self) for _ in range(self.threads)]
+            self.sender = Sender(self)
+            self.sender.start()
             for consumer in self.consumers:
                 consumer.start()
             self._started = True
@@ -185,7 +226,7 @@ class EventDispatcher:
         if len(data) > MAX_MSG_SIZE:
             self.drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}")
             return False
-        error = deliver(self, Batch.of_encoded([msg], [data]))
+        error = deliver_now(self, b"[" + data + b"]", [msg])
         if error is not None:
             raise error  # 3.x: sync mode surfaces the failure to the caller
         return True
@@ -198,8 +239,13 @@ class EventDispatcher:
         return held
 
     def pending(self) -> int:
-        """Events queued or being sent."""
-        return self.queue.qsize() + len(self._in_flight())
+        """Events queued, being encoded, or waiting in the outbox (to be sent or re-sent)."""
+        return self.queue.qsize() + len(self._in_flight()) + self.outbox.pending()
+
+    def _wake_all(self) -> None:
+        self.queue.wake()
+        if self.sender is not None:
+            self.sender.nudge()
 
     def flush(self, timeout: Optional[float] = None) -> int:
         """Send everything queued before this call; return how many are still pending."""
@@ -211,7 +257,7 @@ class EventDispatcher:
         target = self.queue.last_seq()
         with self._lock:
             self._urgent += 1
-        self.queue.wake()
+        self._wake_all()
         try:
             if self.queue.wait_done(target, limit):
                 return 0
@@ -244,21 +290,26 @@ class EventDispatcher:
         target = self.queue.last_seq()
         for consumer in self.consumers:
             consumer.running = False
-        self.queue.wake()
+        self._wake_all()
         done = self.queue.wait_done(target, limit)
         lost = 0
         if not done:
             self._abandon.set()
-            self.queue.wake()
-            leftover = [item[1] for item in self.queue.drain()] + self._in_flight()
-            lost = len(leftover)
-            self.drops.record(
-                DropReason.EXIT_DEADLINE,
-                leftover,
-                detail=f"still pending after {limit:.1f}s" + (" at interpreter exit" if exiting else ""),
-            )
+            self._wake_all()
+            detail = f"still pending after {limit:.1f}s" + (" at interpreter exit" if exiting else "")
+            leftover = self.queue.drain() + self._in_flight()
+            chunks = self.outbox.drain()
+            lost = len(leftover) + count_events(chunks)
+            self.drops.record(DropReason.EXIT_DEADLINE, leftover, detail=detail)
+            self.drop_chunks(DropReason.EXIT_DEADLINE, chunks, detail=detail)
+            self.queue.forget_holders()
+        if self.sender is not None:
+            self.sender.running = False
+            self.sender.nudge()
         for consumer in self.consumers:
             consumer.join(max(0.0, min(0.2, deadline - time.monotonic())) if not done else 1.0)
+        if self.sender is not None:
+            self.sender.join(max(0.0, min(0.2, deadline - time.monotonic())) if not done else 1.0)
         self.drops.log_unreported()
         if done:
             self.transport.close()
@@ -269,7 +320,7 @@ class EventDispatcher:
         self.draining = True
         for consumer in self.consumers:
             consumer.running = False
-        self.queue.wake()
+        self._wake_all()
 
     def stats(self) -> DeliveryStats:
         """Counters: queued, sent, dropped per reason, pending."""

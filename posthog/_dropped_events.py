@@ -33,6 +33,8 @@ class DropReason(str, Enum):
     RETRIES_EXHAUSTED = "retries_exhausted"
     AFTER_SHUTDOWN = "after_shutdown"
     EXIT_DEADLINE = "exit_deadline"  # still pending when a shutdown/exit deadline passed
+    BUFFER_FULL = "buffer_full"  # pushed out of the retry buffer (oldest first) by its byte bound
+    EXPIRED = "expired"  # still undelivered after retry_buffer_age seconds
 
 
 @dataclass(frozen=True)

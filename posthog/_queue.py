@@ -1,39 +1,48 @@
-"""The bounded FIFO between callers and consumer threads, with what ``flush`` needs to wait on."""
+"""The bounded FIFO between callers and the encoder threads, and the ledger ``flush`` waits on.
+
+Messages are numbered in the order they were put. Whoever takes messages (an encoder, then the
+sender) holds a *token* for the lowest number it still carries, until the messages are delivered
+or dropped, so :meth:`EventQueue.wait_done` can wait for exactly the messages put before a point.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
-__all__ = ["EventQueue", "QueuedItem"]
+__all__ = ["DEFAULT_MAX_QUEUE_BYTES", "EventQueue"]
 
-#: (sequence number, message dict)
-QueuedItem = tuple[int, dict[str, Any]]
+#: Default bound on the estimated JSON size of the messages waiting in the queue.
+DEFAULT_MAX_QUEUE_BYTES: Final = 64 * 1024 * 1024
+# Sizes are kept in 64-byte units: for events under 16 KiB the unit count is one of CPython's
+# shared small ints, so the byte bound costs a pointer per event, not an int object.
+_UNIT: Final = 64
 
 
 class EventQueue:
-    """Bounded FIFO of messages. ``put`` never blocks unless asked to; every item gets a sequence number.
+    """Bounded FIFO of messages, by count and by estimated bytes; ``put`` never blocks unless asked to."""
 
-    Consumers report which sequence numbers they hold (in flight) and when they let go of them,
-    so :meth:`wait_done` can wait for exactly the items put before a given point.
-    """
-
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, maxbytes: int = DEFAULT_MAX_QUEUE_BYTES) -> None:
         self.maxsize = maxsize
-        self._items: deque[QueuedItem] = deque()
+        self.maxbytes = maxbytes
+        self._max_units = max(1, maxbytes // _UNIT)
+        self._items: deque[dict[str, Any]] = deque()
+        self._units: deque[int] = deque()
+        self._total_units = 0
         self._mutex = threading.Lock()
-        self._changed = threading.Condition(self._mutex)  # items acknowledged or space freed
-        self._ready = threading.Event()  # set when consumers may find work
-        self._seq = 0
+        self._changed = threading.Condition(self._mutex)  # items released or space freed
+        self._ready = threading.Event()  # set when encoders may find work
+        self._put = 0  # number of the newest message ever put
+        self._taken = 0  # how many messages have left the queue
         self._space_waiters = 0
-        self._wanted = 1  # how many waiting items make it worth waking a consumer
-        self._in_flight: dict[int, int] = {}  # holder id -> lowest sequence number it holds
+        self._wanted = 1  # how many waiting items make it worth waking an encoder
+        self._holders: dict[int, int] = {}  # token -> lowest message number it still carries
 
     # --- 3.x-style inspection -----------------------------------------------------------
     def qsize(self) -> int:
-        """Messages waiting (not counting batches being sent)."""
+        """Messages waiting (not counting those being encoded or sent)."""
         return len(self._items)
 
     def empty(self) -> bool:
@@ -41,29 +50,50 @@ class EventQueue:
         return not self._items
 
     def full(self) -> bool:
-        """True when the next ``put`` would be refused."""
+        """True when the next ``put`` would be refused for its count."""
         return len(self._items) >= self.maxsize
 
+    @property
+    def nbytes(self) -> int:
+        """Estimated JSON size of the waiting messages (in 64-byte steps)."""
+        return self._total_units * _UNIT
+
     # --- producers ------------------------------------------------------------------------
-    def put(self, msg: dict[str, Any], wait: Optional[float] = None) -> bool:
-        """Append ``msg``; False if the queue stays full (for up to ``wait`` seconds when given)."""
+    def put(self, msg: dict[str, Any], size: int = 0, wait: Optional[float] = None) -> Optional[str]:
+        """Append ``msg`` (``size``: its estimated JSON bytes).
+
+        Returns None when queued, or which bound refused it (``"max_queue_size"`` or
+        ``"max_queue_bytes"``), after waiting up to ``wait`` seconds for room when given.
+        """
+        units = size // _UNIT + 1
         with self._mutex:
-            if len(self._items) >= self.maxsize and (not wait or not self._wait_for_space(wait)):
-                return False
-            self._seq += 1
-            self._items.append((self._seq, msg))
-            # Wake a consumer only when it has a use for it: an idle consumer wants the first
+            refused = self._refusal(units)
+            if refused is not None and (not wait or not self._wait_for_space(wait, units)):
+                return refused
+            self._put += 1
+            self._items.append(msg)
+            self._units.append(units)
+            self._total_units += units
+            # Wake an encoder only when it has a use for it: an idle one wants the first
             # message, one that is filling a batch wants enough to complete it.
             wake = len(self._items) >= self._wanted
         if wake and not self._ready.is_set():
             self._ready.set()
-        return True
+        return None
 
-    def _wait_for_space(self, wait: float) -> bool:
+    def _refusal(self, units: int) -> Optional[str]:
+        if len(self._items) >= self.maxsize:
+            return "max_queue_size"
+        # One message alone is always let in (it was already checked against MAX_MSG_SIZE).
+        if self._items and self._total_units + units > self._max_units:
+            return "max_queue_bytes"
+        return None
+
+    def _wait_for_space(self, wait: float, units: int) -> bool:
         deadline = time.monotonic() + wait
         self._space_waiters += 1
         try:
-            while len(self._items) >= self.maxsize:
+            while self._refusal(units) is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -72,28 +102,32 @@ class EventQueue:
         finally:
             self._space_waiters -= 1
 
-    # --- consumers ------------------------------------------------------------------------
-    def pop_into(self, holder: int, out: list[dict[str, Any]], limit: int) -> int:
-        """Move up to ``limit`` oldest messages into ``out`` (held in flight by ``holder``)."""
+    # --- encoders -------------------------------------------------------------------------
+    def take(self, token: int, limit: int, max_bytes: int) -> tuple[list[dict[str, Any]], int]:
+        """Remove up to ``limit`` oldest messages (stopping past ``max_bytes``), held by ``token``.
+
+        Returns the messages and their estimated size.
+        """
+        out: list[dict[str, Any]] = []
+        budget = max(1, max_bytes // _UNIT)
         with self._mutex:
-            items = self._items
+            items, sizes = self._items, self._units
             count = min(limit, len(items))
             if not count:
-                return 0
-            if holder not in self._in_flight:
-                self._in_flight[holder] = items[0][0]
-            popleft = items.popleft
+                return out, 0
+            self._holders.setdefault(token, self._taken + 1)
+            popleft, pop_size = items.popleft, sizes.popleft
+            taken_units = 0
             for _ in range(count):
-                out.append(popleft()[1])
+                out.append(popleft())
+                taken_units += pop_size()
+                if taken_units >= budget:
+                    break
+            self._taken += len(out)
+            self._total_units -= taken_units
             if self._space_waiters:
                 self._changed.notify_all()
-            return count
-
-    def release(self, holder: int) -> None:
-        """``holder`` is done with everything it took."""
-        with self._mutex:
-            self._in_flight.pop(holder, None)
-            self._changed.notify_all()
+        return out, taken_units * _UNIT
 
     def wait_ready(self, timeout: Optional[float], wanted: int = 1) -> None:
         """Block until ``wanted`` items may be available, a wake-up, or ``timeout``."""
@@ -105,22 +139,40 @@ class EventQueue:
         self._wanted = 1
 
     def wake(self) -> None:
-        """Wake every consumer waiting in :meth:`wait_ready`."""
+        """Wake every encoder waiting in :meth:`wait_ready`."""
         self._ready.set()
 
-    # --- flush support --------------------------------------------------------------------
-    def last_seq(self) -> int:
-        """The sequence number of the newest item ever put."""
+    # --- the ledger -----------------------------------------------------------------------
+    def hold(self, token: int, lowest: int) -> None:
+        """``token`` now carries messages numbered from ``lowest`` on."""
         with self._mutex:
-            return self._seq
+            self._holders[token] = lowest
+
+    def hold_like(self, token: int, model: int) -> None:
+        """``token`` carries messages from the same point as ``model`` (a chunk split in two)."""
+        with self._mutex:
+            lowest = self._holders.get(model)
+            if lowest is not None:
+                self._holders[token] = lowest
+
+    def release(self, token: int) -> None:
+        """``token`` is done with everything it carried (delivered or dropped)."""
+        with self._mutex:
+            if self._holders.pop(token, None) is not None:
+                self._changed.notify_all()
+
+    def last_seq(self) -> int:
+        """The number of the newest message ever put."""
+        with self._mutex:
+            return self._put
 
     def _pending_upto(self, seq: int) -> bool:
-        if self._items and self._items[0][0] <= seq:
+        if self._items and self._taken + 1 <= seq:
             return True
-        return any(low <= seq for low in self._in_flight.values())
+        return any(low <= seq for low in self._holders.values())
 
     def wait_done(self, seq: int, timeout: Optional[float]) -> bool:
-        """Wait until every item up to ``seq`` has been let go of; False on timeout."""
+        """Wait until every message up to ``seq`` has been delivered or dropped; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._mutex:
             while self._pending_upto(seq):
@@ -131,10 +183,19 @@ class EventQueue:
                 self._changed.wait(None if remaining is None else min(remaining, 0.5))
             return True
 
-    def drain(self) -> list[QueuedItem]:
+    def drain(self) -> list[dict[str, Any]]:
         """Remove and return everything still waiting."""
         with self._mutex:
             items = list(self._items)
+            self._taken += len(items)
             self._items.clear()
+            self._units.clear()
+            self._total_units = 0
             self._changed.notify_all()
             return items
+
+    def forget_holders(self) -> None:
+        """Release every token (after the rest was reported lost at a deadline)."""
+        with self._mutex:
+            self._holders.clear()
+            self._changed.notify_all()

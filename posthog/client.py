@@ -19,6 +19,9 @@ from ._client_flags import FlagMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropReason, DropRecorder, OnError
 from ._messages import finish_message
+from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
+from ._preload import preload_http
+from ._queue import DEFAULT_MAX_QUEUE_BYTES
 from ._serialize import copy_properties, encode_message
 from ._system_context import system_context, system_properties_copy
 from ._validation import (
@@ -41,6 +44,8 @@ EventResult = tuple[bool, Union[dict[str, Any], str]]
 # Below this estimate an event cannot reach MAX_MSG_SIZE even if every character needs a
 # 12-byte escape, so the exact (costly) size check is skipped.
 _SAFE_ESTIMATE = MAX_MSG_SIZE // 12
+# What every message carries besides the caller's properties (ids, timestamp, system context).
+_BASE_SIZE = 400
 
 _LOG_RECORD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -100,6 +105,9 @@ class Client(FlagMethods):
         queue_full_timeout: Optional[float] = None,
         flag_definitions: Union[Mapping[str, Any], str, os.PathLike[str], None] = None,
         flag_definitions_cache: Union[str, os.PathLike[str], None] = None,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
+        retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
     ) -> None:
         key = project_api_key or api_key
         require_str("api_key", key)
@@ -150,11 +158,16 @@ class Client(FlagMethods):
             sync_mode=sync_mode,
             shutdown_timeout=shutdown_timeout,
             queue_full_timeout=queue_full_timeout,
+            max_queue_bytes=max_queue_bytes,
+            retry_buffer_bytes=retry_buffer_bytes,
+            retry_buffer_age=retry_buffer_age,
         )
         self._flags = FlagResolver(self, definitions=flag_definitions, cache_path=flag_definitions_cache)
         # Released with the client: its threads finish what is queued and end; nothing here
         # (fork hook, exit hook, threads) keeps a client alive.
         weakref.finalize(self, _release, self._dispatcher, self._flags)
+        if send and not sync_mode and not self.disabled:
+            preload_http()
         self.exception_capture: Any = None
         if enable_exception_autocapture and not self.disabled:
             from .exception_capture import ExceptionCapture
@@ -467,13 +480,13 @@ class Client(FlagMethods):
             if size > MAX_MSG_SIZE:
                 self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{size} bytes > {MAX_MSG_SIZE}")
                 return False, msg
-        return self._deliver(msg), msg
+        return self._deliver(msg, size), msg
 
-    def _deliver(self, msg: dict[str, Any]) -> bool:
-        """Hand a finished message on (overridden by ``posthog.testing.RecordingClient``)."""
+    def _deliver(self, msg: dict[str, Any], size: int = 0) -> bool:
+        """Hand a finished message of about ``size`` JSON bytes on (overridden by ``RecordingClient``)."""
         if not self.send:
             return True
-        return self._dispatcher.put(msg)
+        return self._dispatcher.put(msg, size + _BASE_SIZE)
 
     # --- lifecycle -------------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> int:

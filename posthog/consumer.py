@@ -1,22 +1,28 @@
-"""Consumer thread: takes messages from the queue, batches them (count, bytes, time), sends, retries."""
+"""Encoder threads: take messages from the queue, encode them once into chunks, hand them to the outbox.
+
+Under light load a chunk is a batch of up to ``flush_at`` events (or what ``flush_interval``
+gathered). When a backlog builds, each pass takes up to ``CHUNK_EVENTS`` at once, so the encoder
+drains faster than any one thread can call ``capture()``; the sender then merges waiting chunks
+into requests of up to ``BATCH_SIZE_LIMIT``. Chunks are kept short so that one encode (C code that
+holds the GIL) never stalls the application for more than a few milliseconds.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Optional
 
 from ._dropped_events import DropReason
-from ._retry import delay_for, is_retryable, retry_delays
+from ._outbox import Chunk
 from ._serialize import encode_array, encode_message
-from .exceptions import APIError
 
 if TYPE_CHECKING:
     from ._dispatcher import EventDispatcher
 
-__all__ = ["BATCH_SIZE_LIMIT", "MAX_MSG_SIZE", "Consumer"]
+__all__ = ["BATCH_SIZE_LIMIT", "CHUNK_EVENTS", "MAX_MSG_SIZE", "Consumer", "encode_chunks", "new_token"]
 
 log = logging.getLogger("posthog")
 
@@ -24,35 +30,30 @@ log = logging.getLogger("posthog")
 MAX_MSG_SIZE: Final = 900 * 1024
 #: Largest batch body (3.x: 5 MiB); never exceeded.
 BATCH_SIZE_LIMIT: Final = 5 * 1024 * 1024
-# Room for the body's other keys around the array (api_key, sentAt, historical_migration).
-_BODY_OVERHEAD: Final = 1024
+#: Room for the body's other keys around the array (api_key, sentAt, historical_migration).
+BODY_OVERHEAD: Final = 1024
+#: Most events encoded in one go (a few milliseconds of C code).
+CHUNK_EVENTS: Final = 500
+#: Most estimated bytes encoded in one go.
+CHUNK_BYTES: Final = 512 * 1024
+
+_tokens = itertools.count(1)
 
 
-class Batch:
-    """Messages to send together and their JSON array, encoded once (reused across retries)."""
-
-    __slots__ = ("array", "messages")
-
-    def __init__(self, messages: list[dict[str, Any]], array: bytes) -> None:
-        self.messages = messages
-        self.array = array
-
-    @classmethod
-    def of_encoded(cls, messages: list[dict[str, Any]], encoded: Sequence[bytes]) -> Batch:
-        """A batch from individually encoded messages."""
-        return cls(messages, b"[" + b",".join(encoded) + b"]")
+def new_token() -> int:
+    """A fresh ledger token (``next`` on a count is atomic under the GIL)."""
+    return next(_tokens)
 
 
 class Consumer:
-    """One consumer: a named daemon thread running :meth:`run` until stopped."""
+    """One encoder: a named daemon thread running :meth:`run` until stopped."""
 
     def __init__(self, dispatcher: EventDispatcher) -> None:
         self.dispatcher = dispatcher
         self.running = True
-        #: messages taken from the queue and not yet delivered or dropped (reported if abandoned)
+        #: messages taken from the queue and not yet in the outbox (reported if abandoned)
         self.holding: list[dict[str, Any]] = []
         self.thread = threading.Thread(target=self.run, name="posthog.consumer", daemon=True)
-        self._id = id(self)
 
     # 3.x code checked these on the consumer object itself.
     def start(self) -> None:
@@ -74,39 +75,44 @@ class Consumer:
             self.thread.join(timeout)
 
     def run(self) -> None:
-        """Batch and send until stopped; nothing raised here ends the loop."""
+        """Encode until stopped; nothing raised here ends the loop."""
         d = self.dispatcher
         while not d.abandoned:
+            token = new_token()
             try:
-                messages = self._collect()
+                messages = self._collect(token)
                 if messages:
-                    for batch in encode_batches(d, messages):
-                        deliver(d, batch)
+                    publish(d, encode_chunks(d, messages, token))
                     self.holding = []
-                    d.queue.release(self._id)
                 elif not self.running or d.draining:
                     break
             except Exception as exc:  # the loop must survive anything; report and carry on
                 log.exception("unexpected error in the PostHog consumer thread")
                 held, self.holding = self.holding, []
-                # Whatever this batch held is lost: say so rather than drop it silently.
+                # Whatever this pass held is lost: say so rather than drop it silently.
                 d.drops.record(DropReason.RETRIES_EXHAUSTED, held, cause=exc, detail="internal error")
-                d.queue.release(self._id)
+                d.queue.release(token)
                 time.sleep(0.05)
+        d.outbox.wake()  # the sender may be waiting for this thread to finish
 
-    def _collect(self) -> list[dict[str, Any]]:
-        """Take up to ``flush_at`` messages, waiting at most ``flush_interval`` after the first."""
+    def _collect(self, token: int) -> list[dict[str, Any]]:
+        """Take ``flush_at`` messages (more if a backlog waits), or what ``flush_interval`` gathered."""
         d = self.dispatcher
         queue = d.queue
         messages: list[dict[str, Any]] = []
         self.holding = messages
         deadline = 0.0
-        while len(messages) < d.flush_at:
-            if queue.pop_into(self._id, messages, d.flush_at - len(messages)):
+        budget = CHUNK_BYTES
+        cap = max(1, min(CHUNK_EVENTS, d.flush_at)) if queue.qsize() < d.flush_at else CHUNK_EVENTS
+        while len(messages) < cap and budget > 0:
+            taken, size = queue.take(token, cap - len(messages), budget)
+            if taken:
+                messages.extend(taken)
+                budget -= size
                 if not deadline:
                     deadline = time.monotonic() + d.flush_interval
                 continue
-            if not self.running or d.draining or d.abandoned:
+            if len(messages) >= d.flush_at or not self.running or d.draining or d.abandoned:
                 break
             if messages:
                 remaining = deadline - time.monotonic()
@@ -118,8 +124,20 @@ class Consumer:
         return messages
 
 
-def encode_batches(d: EventDispatcher, messages: list[dict[str, Any]]) -> list[Batch]:
-    """Encode messages into batches that respect the size limits.
+def publish(d: EventDispatcher, chunks: list[Chunk]) -> None:
+    """Hand encoded chunks to the outbox; report what its byte bound pushed out."""
+    for chunk in chunks:
+        if d.sender is not None and d.sender.outage:
+            chunk.pack()  # it will wait for the server to come back: hold it compressed
+        dropped = d.outbox.put(chunk)
+        if dropped:
+            d.drop_chunks(
+                DropReason.BUFFER_FULL, dropped, detail=f"retry buffer over {d.outbox.max_bytes} bytes"
+            )
+
+
+def encode_chunks(d: EventDispatcher, messages: list[dict[str, Any]], token: int) -> list[Chunk]:
+    """Encode messages into chunks within the size limits; the first chunk carries ``token``.
 
     The common case is one C-level encode of the whole list. When that fails (a value needs
     converting) or the result is too large, messages are encoded one by one: oversized ones are
@@ -129,11 +147,10 @@ def encode_batches(d: EventDispatcher, messages: list[dict[str, Any]]) -> list[B
         array = encode_array(messages)
     except (TypeError, ValueError, RecursionError):
         array = None
-    if array is not None and len(array) <= BATCH_SIZE_LIMIT - _BODY_OVERHEAD:
-        return [Batch(messages, array)]
-    batches: list[Batch] = []
-    current: list[dict[str, Any]] = []
-    encoded: list[bytes] = []
+    if array is not None and len(array) <= BATCH_SIZE_LIMIT - BODY_OVERHEAD:
+        return [Chunk(array, len(messages), token)]
+    groups: list[list[bytes]] = []
+    current: list[bytes] = []
     size = 0
     for msg in messages:
         try:
@@ -144,61 +161,19 @@ def encode_batches(d: EventDispatcher, messages: list[dict[str, Any]]) -> list[B
         if len(data) > MAX_MSG_SIZE:
             d.drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}")
             continue
-        if current and size + len(data) + 1 > BATCH_SIZE_LIMIT - _BODY_OVERHEAD:
-            batches.append(Batch.of_encoded(current, encoded))
-            current, encoded, size = [], [], 0
-        current.append(msg)
-        encoded.append(data)
+        if current and size + len(data) + 1 > BATCH_SIZE_LIMIT - BODY_OVERHEAD:
+            groups.append(current)
+            current, size = [], 0
+        current.append(data)
         size += len(data) + 1
     if current:
-        batches.append(Batch.of_encoded(current, encoded))
-    return batches
-
-
-def deliver(d: EventDispatcher, batch: Batch) -> Optional[Exception]:
-    """POST ``batch`` with the retry policy; record the outcome; return the final error, if any."""
-    delays = retry_delays()
-    attempt = 0
-    while True:
-        if d.abandoned:
-            return None
-        try:
-            d.transport.post_batch(
-                d.api_key,
-                batch.array,
-                gzip=d.gzip,
-                historical_migration=d.historical_migration,
-                timeout=d.request_timeout(),
-            )
-        except Exception as exc:
-            if d.abandoned:
-                return None
-            if isinstance(exc, APIError) and exc.status == 413:
-                # Too large for the server: halve until it fits; a single event that still
-                # does not fit is dropped on its own.
-                if len(batch.messages) == 1:
-                    d.drops.record(DropReason.TOO_LARGE, batch.messages, cause=exc)
-                    return exc
-                middle = len(batch.messages) // 2
-                first = deliver(d, _sub_batch(batch.messages[:middle]))
-                second = deliver(d, _sub_batch(batch.messages[middle:]))
-                return first or second
-            if not is_retryable(exc):
-                reason = DropReason.REJECTED if isinstance(exc, APIError) else DropReason.RETRIES_EXHAUSTED
-                d.drops.record(reason, batch.messages, cause=exc)
-                return exc
-            attempt += 1
-            wait = delay_for(exc, next(delays))
-            if attempt > d.max_retries or not d.can_wait(wait):
-                d.drops.record(DropReason.RETRIES_EXHAUSTED, batch.messages, cause=exc)
-                return exc
-            log.debug("batch upload failed (%s); retry %d in %.2fs", exc, attempt, wait)
-            if not d.sleep(wait):
-                return None
-            continue
-        d.record_sent(len(batch.messages))
-        return None
-
-
-def _sub_batch(messages: list[dict[str, Any]]) -> Batch:
-    return Batch.of_encoded(messages, [encode_message(msg) for msg in messages])
+        groups.append(current)
+    if not groups:
+        d.queue.release(token)
+        return []
+    chunks = [Chunk(b"[" + b",".join(groups[0]) + b"]", len(groups[0]), token)]
+    for group in groups[1:]:
+        extra = new_token()
+        d.queue.hold_like(extra, token)
+        chunks.append(Chunk(b"[" + b",".join(group) + b"]", len(group), extra))
+    return chunks

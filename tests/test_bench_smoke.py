@@ -22,6 +22,9 @@ ROWS = {
     "import_ms",
     "shutdown_s",
     "capture_enriched_us",
+    "burst_2k_pct",
+    "backlog_capture_us",
+    "backlog_peak_rss_mib",
 }
 
 

@@ -358,12 +358,12 @@ def test_other_4xx_is_rejected_and_never_retried(
     assert client.stats.dropped == {DropReason.REJECTED: 3}
 
 
-def test_retries_exhausted_are_counted_and_reported(
+def test_with_the_retry_buffer_off_retries_exhausted_are_counted_and_reported(
     fake_server: FakePostHog, make_client: MakeClient
 ) -> None:
     fake_server.fail_next("/batch", times=10, status=503)
     errors = ErrorLog()
-    client = make_client(flush_at=1, max_retries=2, on_error=errors)
+    client = make_client(flush_at=1, max_retries=2, on_error=errors, retry_buffer_age=0)
     client.capture("someone", "event")
 
     assert client.flush(timeout=8) == 0

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fake_server import FakePostHog, SilentServer
+from tests.fake_server import FakePostHog, Fault, FaultKind, SilentServer
 from tests.support.waiting import wait_for_value, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -341,6 +341,44 @@ def test_set_delay_applies_until_removed(server: FakePostHog) -> None:
         assert time.monotonic() - started < 0.2
 
 
+def test_fail_for_fails_every_request_until_it_expires(server: FakePostHog) -> None:
+    server.fail_for("/batch/", 0.3)
+
+    with requests.Session() as session:
+        during = [session.post(f"{server.url}/batch/", json=_batch("x"), timeout=5) for _ in range(3)]
+        time.sleep(0.35)
+        after = session.post(f"{server.url}/batch/", json=_batch("y"), timeout=5)
+
+    assert [a.status_code for a in during] == [503, 503, 503]
+    assert after.status_code == 200
+    assert server.faults.pending() == 0
+    assert [e["event"] for e in server.events()] == ["y"]
+
+
+def test_clear_faults_ends_an_until_cleared_fault_and_keeps_the_recordings(server: FakePostHog) -> None:
+    server.faults.add(Fault(FaultKind.FAIL, "/batch", status=503), None)
+    server.set_delay("/flags", 0.1)
+    requests.post(f"{server.url}/batch/", json=_batch("a"), timeout=5)
+
+    server.clear_faults()
+    requests.post(f"{server.url}/batch/", json=_batch("b"), timeout=5)
+
+    assert [r.status for r in server.requests] == [503, 200]
+    assert server.faults.delay_for("/flags") == 0.0
+    assert server.stats()["events"] == 1
+
+
+def test_a_restarted_server_gets_its_port_back_after_serving() -> None:
+    with FakePostHog(max_lifetime=60) as first:
+        port = first.port
+        with requests.Session() as session:  # closing leaves TIME_WAIT connections on the server side
+            session.post(f"{first.url}/batch/", json=_batch("a"), timeout=5)
+
+    with FakePostHog(port=port, max_lifetime=60) as second:
+        assert second.port == port
+        assert requests.post(f"{second.url}/batch/", json=_batch("b"), timeout=5).status_code == 200
+
+
 def test_hang_never_answers_and_close_stays_bounded() -> None:
     fake = FakePostHog(max_lifetime=60).start()
     fake.hang("/batch/")
@@ -480,6 +518,21 @@ def test_control_endpoints_of_a_subprocess_server() -> None:
         fault = {"kind": "fail", "path": "/batch/", "status": 500}
         assert requests.post(f"{url}/_fake/fault", json=fault, timeout=5).status_code == 200
         assert requests.post(f"{url}/batch/", json=_batch("x"), timeout=5).status_code == 500
+
+        assert [e["event"] for e in requests.get(f"{url}/_fake/events", timeout=5).json()] == ["a", "b", "c"]
+        until_cleared = {"path": "/batch", "status": 503, "times": None}
+        assert requests.post(f"{url}/_fake/fault", json=until_cleared, timeout=5).status_code == 200
+        assert requests.post(f"{url}/batch/", json=_batch("y"), timeout=5).status_code == 503
+        assert requests.post(f"{url}/batch/", json=_batch("y"), timeout=5).status_code == 503
+        assert requests.delete(f"{url}/_fake/fault", timeout=5).status_code == 200
+        assert requests.post(f"{url}/batch/", json=_batch("z"), timeout=5).status_code == 200
+        timed = {"path": "/batch", "status": 502, "times": None, "duration": 0.3}
+        assert requests.post(f"{url}/_fake/fault", json=timed, timeout=5).status_code == 200
+        assert requests.post(f"{url}/batch/", json=_batch("w"), timeout=5).status_code == 502
+        time.sleep(0.35)
+        assert requests.post(f"{url}/batch/", json=_batch("w"), timeout=5).status_code == 200
+        bad = {"path": "/batch", "duration": 0}
+        assert requests.post(f"{url}/_fake/fault", json=bad, timeout=5).status_code == 400
 
         requests.post(f"{url}/_fake/reset", timeout=5)
         requests.post(f"{url}/_fake/config", json={"record": False}, timeout=5)

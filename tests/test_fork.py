@@ -153,7 +153,7 @@ def test_child_starts_threads_lazily_with_the_consumer_name(
     child = fork_run[0]["child"]
     assert child["threads_before_use"] == ["MainThread"]
     assert child["consumers_before_use"] == 0
-    assert child["threads_after_use"] == ["MainThread", "posthog.consumer"]
+    assert child["threads_after_use"] == ["MainThread", "posthog.consumer", "posthog.sender"]
 
 
 # The child exits through the interpreter, so the exit drain (not an explicit flush) must deliver.

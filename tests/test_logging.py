@@ -135,7 +135,9 @@ def test_expected_network_failure_is_logged_without_a_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client = posthog.Client(API_KEY, host=_closed_port_url(), flush_interval=0.05, max_retries=2, debug=True)
+    client = posthog.Client(
+        API_KEY, host=_closed_port_url(), flush_interval=0.05, max_retries=2, debug=True, retry_buffer_age=0
+    )
     try:
         client.capture("someone", "event")
         assert client.flush(timeout=8) == 0

@@ -254,7 +254,7 @@ class RecordingClient(Client):
         with self._recording_lock:
             self._events = []
 
-    def _deliver(self, msg: dict[str, Any]) -> bool:
+    def _deliver(self, msg: dict[str, Any], size: int = 0) -> bool:
         # Exactly the JSON the server would get: the same encoder, the same conversions.
         wire: dict[str, Any] = json.loads(encode_message(msg))
         with self._recording_lock:

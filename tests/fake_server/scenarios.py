@@ -1,6 +1,7 @@
 """Misbehaving servers for tests: scripted faults by path prefix, and a server that never answers.
 
-A fault is queued with a number of uses (``None`` = until cleared). The request handler asks the plan
+A fault is queued with a number of uses (``None`` = until cleared) and optionally a lifetime in
+seconds, after which it no longer applies (an outage of fixed length). The request handler asks the plan
 for the first queued fault whose prefix matches the request path, before normal routing; faults are
 consumed in the order they were added. Persistent delays are kept apart and apply to every match.
 ``SilentServer`` accepts TCP connections and never answers (timeouts, stuck shutdowns).
@@ -64,6 +65,7 @@ def path_matches(prefix: str, path: str) -> bool:
 class _Entry:
     fault: Fault
     remaining: int | None  # None: never used up
+    expires: float | None = None  # time.monotonic() after which the entry no longer applies
 
 
 class FaultPlan:
@@ -74,16 +76,27 @@ class FaultPlan:
         self._entries: list[_Entry] = []
         self._delays: dict[str, float] = {}
 
-    def add(self, fault: Fault, times: int | None = 1) -> None:
-        """Queue ``fault`` for the next ``times`` matching requests (``None``: every one)."""
+    def add(self, fault: Fault, times: int | None = 1, duration: float | None = None) -> None:
+        """Queue ``fault`` for the next ``times`` matching requests (``None``: every one).
+
+        With ``duration`` the fault also ends that many seconds from now, used up or not.
+        """
         if times is not None and times < 1:
             raise ValueError(f"times must be >= 1 or None, got {times}")
+        if duration is not None and not duration > 0:
+            raise ValueError(f"duration must be > 0 seconds or None, got {duration}")
+        expires = None if duration is None else time.monotonic() + duration
         with self._lock:
-            self._entries.append(_Entry(fault, times))
+            self._entries.append(_Entry(fault, times, expires))
+
+    def _drop_expired(self) -> None:
+        now = time.monotonic()
+        self._entries = [e for e in self._entries if e.expires is None or e.expires > now]
 
     def take(self, path: str) -> Fault | None:
         """Use up one application of the first queued fault matching ``path``."""
         with self._lock:
+            self._drop_expired()
             for index, entry in enumerate(self._entries):
                 if not path_matches(entry.fault.path, path):
                     continue
@@ -115,6 +128,7 @@ class FaultPlan:
     def pending(self) -> int:
         """Number of queued fault entries still active."""
         with self._lock:
+            self._drop_expired()
             return len(self._entries)
 
     def clear(self) -> None:

@@ -3,7 +3,14 @@
 Routes (trailing slash optional, query ignored for routing): ``POST /batch/``, ``POST /flags/`` and
 ``POST /decide/``, ``GET /api/feature_flag/local_evaluation/`` (ETag / 304),
 ``GET /api/projects/<id>/feature_flags/<key>/remote_config/`` and the ``/_fake/*`` control endpoints
-that let another process configure the server and read what it received.
+that let another process configure the server and read what it received:
+
+- ``GET /_fake/stats``, ``GET /_fake/wait?events=N&timeout=S``, ``GET /_fake/requests``,
+  ``GET /_fake/events`` (messages of the accepted batches; needs recording on);
+- ``POST /_fake/reset``, ``POST /_fake/config``;
+- ``POST /_fake/fault`` (``{"kind", "path", "status", "body", "retry_after", "seconds", "times",
+  "duration"}``; ``"times": null`` = until cleared, ``"duration"`` = for that many seconds) and
+  ``DELETE /_fake/fault`` (forget every fault and delay, keep the recordings).
 """
 
 from __future__ import annotations
@@ -345,6 +352,22 @@ class FakePostHog:
         """
         self.faults.add(Fault(FaultKind.FAIL, path, status=status, body=body, retry_after=retry_after), times)
 
+    def fail_for(
+        self,
+        path: str,
+        seconds: float,
+        status: int = 503,
+        body: Any = None,
+        retry_after: RetryAfter | None = None,
+    ) -> None:
+        """Answer every request under ``path`` with ``status`` for the next ``seconds`` seconds."""
+        fault = Fault(FaultKind.FAIL, path, status=status, body=body, retry_after=retry_after)
+        self.faults.add(fault, None, duration=seconds)
+
+    def clear_faults(self) -> None:
+        """Forget every scripted fault and persistent delay; recordings and counters stay."""
+        self.faults.clear()
+
     def drop_next(self, path: str, times: int = 1) -> None:
         """Read the next ``times`` requests under ``path``, then close the connection without answering."""
         self.faults.add(Fault(FaultKind.DROP, path), times)
@@ -528,6 +551,8 @@ class FakePostHog:
         route = path.rstrip("/")
         if method == "GET" and route == "/_fake/requests":
             return _Reply(200, [r.to_dict() for r in self.requests])
+        if method == "GET" and route == "/_fake/events":
+            return _Reply(200, self.events())
         if method == "GET" and route == "/_fake/stats":
             return _Reply(200, self.stats())
         if method == "GET" and route == "/_fake/wait":
@@ -552,6 +577,9 @@ class FakePostHog:
             return _Reply(200, {"ok": True})
         if method == "POST" and route == "/_fake/fault":
             return self._add_fault(parsed)
+        if method == "DELETE" and route == "/_fake/fault":
+            self.clear_faults()
+            return _Reply(200, {"ok": True})
         return _Reply(404, {"detail": f"unknown control endpoint {method} {path}"})
 
     def _add_fault(self, parsed: Any) -> _Reply:
@@ -568,7 +596,12 @@ class FakePostHog:
                 seconds=float(parsed.get("seconds", 0.0)),
             )
             times = parsed.get("times", None if kind is FaultKind.HANG else 1)
-            self.faults.add(fault, None if times is None else int(times))
+            duration = parsed.get("duration")
+            self.faults.add(
+                fault,
+                None if times is None else int(times),
+                duration=None if duration is None else float(duration),
+            )
         except (KeyError, ValueError, TypeError) as exc:
             return _Reply(400, {"detail": f"bad fault: {exc!r}"})
         return _Reply(200, {"ok": True})
@@ -590,7 +623,11 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__((HOST, port), _Handler)
 
     def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); skip it.
+        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn); skip it. Keep what
+        # TCPServer.server_bind does first, SO_REUSEADDR: a server restarted on the same port
+        # must not be refused because of the TIME_WAIT connections of the previous one.
+        if self.allow_reuse_address:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(self.server_address)
         self.server_address = self.socket.getsockname()
         self.server_name = HOST
