@@ -101,7 +101,9 @@ def test_the_first_batch_leaves_while_the_caller_is_still_capturing(fake_server:
 @pytest.mark.usefixtures("quick_retries")
 def test_a_503_outage_longer_than_max_retries_delivers_every_event_once(fake_server: FakePostHog) -> None:
     errors = ErrorLog()
-    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=1, on_error=errors)
+    client = posthog.Client(
+        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=1, on_error=errors
+    )
     try:
         fake_server.fail_for("/batch", 2.0, status=503)
         sent = [client.capture("someone", f"e{i}")[1]["uuid"] for i in range(10)]  # type: ignore[index]
@@ -233,7 +235,12 @@ def test_a_full_retry_buffer_drops_the_oldest_events_first(
 def test_events_older_than_the_retry_buffer_age_are_dropped_as_expired(fake_server: FakePostHog) -> None:
     errors = ErrorLog()
     client = posthog.Client(
-        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors, retry_buffer_age=1.0
+        API_KEY,
+        host=fake_server.url,
+        flush_interval=0.05,
+        max_retries=0,
+        on_error=errors,
+        retry_buffer_age=1.0,
     )
     try:
         fake_server.fail_for("/batch", 2.5, status=503)
@@ -253,7 +260,9 @@ def test_events_older_than_the_retry_buffer_age_are_dropped_as_expired(fake_serv
 @pytest.mark.usefixtures("quick_retries")
 def test_a_4xx_after_an_outage_drops_the_held_events_as_rejected(fake_server: FakePostHog) -> None:
     errors = ErrorLog()
-    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors)
+    client = posthog.Client(
+        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors
+    )
     try:
         fake_server.fail_next("/batch", times=3, status=503)
         fake_server.fail_next("/batch", times=1, status=400)
@@ -270,7 +279,9 @@ def test_shutdown_during_an_outage_keeps_its_deadline_and_reports_what_is_held(
     fake_server: FakePostHog,
 ) -> None:
     errors = ErrorLog()
-    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors)
+    client = posthog.Client(
+        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors
+    )
     fake_server.fail_for("/batch", 30.0, status=503)
     for i in range(5):
         client.capture("someone", f"e{i}")
