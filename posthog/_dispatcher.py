@@ -17,11 +17,17 @@ from typing import Any, Final, Optional
 from . import _exit
 from ._dropped_events import DeliveryStats, DropReason, DropRecorder
 from ._fork import on_fork_in_child
-from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES, Chunk, Outbox, count_events
+from ._outbox import (
+    DEFAULT_RETRY_BUFFER_AGE,
+    DEFAULT_RETRY_BUFFER_BYTES,
+    Chunk,
+    Outbox,
+    count_events,
+    decode,
+)
 from ._queue import DEFAULT_MAX_QUEUE_BYTES, EventQueue
 from ._sender import Sender, deliver_now
-from ._serialize import encode_message
-from .consumer import MAX_MSG_SIZE, Consumer
+from .consumer import Consumer
 from .request import Transport
 
 __all__ = ["DEFAULT_FLUSH_TIMEOUT", "DEFAULT_SHUTDOWN_TIMEOUT", "EventDispatcher"]
@@ -178,16 +184,16 @@ class EventDispatcher:
             self.queue.release(chunk.token)
 
     # --- producers ------------------------------------------------------------------------
-    def put(self, msg: dict[str, Any], size: int = 0) -> bool:
-        """Queue (or in sync mode, send) one message of about ``size`` bytes; False if it was dropped."""
+    def put(self, msg: dict[str, Any], text: str) -> bool:
+        """Queue (or in sync mode, send) one message as JSON ``text``; False if it was dropped."""
         if self._pid != os.getpid():
             self._after_fork()
         if self.shut_down:
             self.drops.record(DropReason.AFTER_SHUTDOWN, [msg], detail="the client was shut down")
             return False
         if self.sync_mode:
-            return self._send_now(msg)
-        refused = self.queue.put(msg, size, self.queue_full_timeout)
+            return self._send_now(msg, text)
+        refused = self.queue.put(text, len(text), self.queue_full_timeout)
         if refused is not None:
             bound = self.queue.maxsize if refused == "max_queue_size" else self.queue.maxbytes
             self.drops.record(DropReason.QUEUE_FULL, [msg], detail=f"{refused}={bound}")
@@ -215,25 +221,17 @@ class EventDispatcher:
                 consumer.start()
             self._started = True
 
-    def _send_now(self, msg: dict[str, Any]) -> bool:
+    def _send_now(self, msg: dict[str, Any], text: str) -> bool:
         with self._lock:
             self._sync_queued += 1
-        try:
-            data = encode_message(msg)
-        except Exception as exc:  # no conversion could save it
-            self.drops.record(DropReason.UNSERIALISABLE, [msg], cause=exc)
-            return False
-        if len(data) > MAX_MSG_SIZE:
-            self.drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}")
-            return False
-        error = deliver_now(self, b"[" + data + b"]", [msg])
+        error = deliver_now(self, ("[" + text + "]").encode("ascii"), [msg])
         if error is not None:
             raise error  # 3.x: sync mode surfaces the failure to the caller
         return True
 
     # --- lifecycle ------------------------------------------------------------------------
-    def _in_flight(self) -> list[dict[str, Any]]:
-        held: list[dict[str, Any]] = []
+    def _in_flight(self) -> list[str]:
+        held: list[str] = []
         for consumer in self.consumers:
             held.extend(consumer.holding)
         return held
@@ -300,7 +298,12 @@ class EventDispatcher:
             leftover = self.queue.drain() + self._in_flight()
             chunks = self.outbox.drain()
             lost = len(leftover) + count_events(chunks)
-            self.drops.record(DropReason.EXIT_DEADLINE, leftover, detail=detail)
+            self.drops.record(
+                DropReason.EXIT_DEADLINE,
+                decode(leftover) if self.drops.on_error else [],
+                count=len(leftover),
+                detail=detail,
+            )
             self.drop_chunks(DropReason.EXIT_DEADLINE, chunks, detail=detail)
             self.queue.forget_holders()
         if self.sender is not None:

@@ -16,7 +16,15 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Optional
 
-__all__ = ["DEFAULT_RETRY_BUFFER_AGE", "DEFAULT_RETRY_BUFFER_BYTES", "Chunk", "Outbox", "join_arrays"]
+__all__ = [
+    "DEFAULT_RETRY_BUFFER_AGE",
+    "DEFAULT_RETRY_BUFFER_BYTES",
+    "Chunk",
+    "Outbox",
+    "count_events",
+    "decode",
+    "join_arrays",
+]
 
 #: Default bound on the encoded events waiting to be sent or re-sent.
 DEFAULT_RETRY_BUFFER_BYTES: Final = 64 * 1024 * 1024
@@ -62,6 +70,17 @@ class Chunk:
         except (ValueError, zlib.error):
             return []
         return decoded if isinstance(decoded, list) else []
+
+
+def decode(texts: Iterable[str]) -> list[dict[str, Any]]:
+    """Events' JSON text as dicts again (for reports only)."""
+    out: list[dict[str, Any]] = []
+    for text in texts:
+        try:
+            out.append(json.loads(text))
+        except ValueError:
+            continue
+    return out
 
 
 def join_arrays(chunks: Sequence[Chunk]) -> bytes:

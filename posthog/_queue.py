@@ -1,4 +1,4 @@
-"""The bounded FIFO between callers and the encoder threads, and the ledger ``flush`` waits on.
+"""The bounded FIFO of events (JSON text) between callers and encoders, and the ledger ``flush`` waits on.
 
 Messages are numbered in the order they were put. Whoever takes messages (an encoder, then the
 sender) holds a *token* for the lowest number it still carries, until the messages are delivered
@@ -10,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Any, Final, Optional
+from typing import Final, Optional
 
 __all__ = ["DEFAULT_MAX_QUEUE_BYTES", "EventQueue"]
 
-#: Default bound on the estimated JSON size of the messages waiting in the queue.
+#: Default bound on the JSON size of the messages waiting in the queue.
 DEFAULT_MAX_QUEUE_BYTES: Final = 64 * 1024 * 1024
 # Sizes are kept in 64-byte units: for events under 16 KiB the unit count is one of CPython's
 # shared small ints, so the byte bound costs a pointer per event, not an int object.
@@ -28,7 +28,7 @@ class EventQueue:
         self.maxsize = maxsize
         self.maxbytes = maxbytes
         self._max_units = max(1, maxbytes // _UNIT)
-        self._items: deque[dict[str, Any]] = deque()
+        self._items: deque[str] = deque()
         self._units: deque[int] = deque()
         self._total_units = 0
         self._mutex = threading.Lock()
@@ -55,12 +55,12 @@ class EventQueue:
 
     @property
     def nbytes(self) -> int:
-        """Estimated JSON size of the waiting messages (in 64-byte steps)."""
+        """JSON size of the waiting messages (rounded up to 64-byte steps)."""
         return self._total_units * _UNIT
 
     # --- producers ------------------------------------------------------------------------
-    def put(self, msg: dict[str, Any], size: int = 0, wait: Optional[float] = None) -> Optional[str]:
-        """Append ``msg`` (``size``: its estimated JSON bytes).
+    def put(self, msg: str, size: int = 0, wait: Optional[float] = None) -> Optional[str]:
+        """Append ``msg`` (an event's JSON text; ``size``: its length).
 
         Returns None when queued, or which bound refused it (``"max_queue_size"`` or
         ``"max_queue_bytes"``), after waiting up to ``wait`` seconds for room when given.
@@ -103,12 +103,12 @@ class EventQueue:
             self._space_waiters -= 1
 
     # --- encoders -------------------------------------------------------------------------
-    def take(self, token: int, limit: int, max_bytes: int) -> tuple[list[dict[str, Any]], int]:
+    def take(self, token: int, limit: int, max_bytes: int) -> tuple[list[str], int]:
         """Remove up to ``limit`` oldest messages (stopping past ``max_bytes``), held by ``token``.
 
-        Returns the messages and their estimated size.
+        Returns the messages and their size.
         """
-        out: list[dict[str, Any]] = []
+        out: list[str] = []
         budget = max(1, max_bytes // _UNIT)
         with self._mutex:
             items, sizes = self._items, self._units
@@ -183,7 +183,7 @@ class EventQueue:
                 self._changed.wait(None if remaining is None else min(remaining, 0.5))
             return True
 
-    def drain(self) -> list[dict[str, Any]]:
+    def drain(self) -> list[str]:
         """Remove and return everything still waiting."""
         with self._mutex:
             items = list(self._items)

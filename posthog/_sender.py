@@ -93,7 +93,9 @@ class Sender:
         attempt = 0
         while not d.abandoned:
             self._expire()
-            batch = d.outbox.take(self._limit)
+            # A batch being retried does not grow: what waits behind it stays subject to the
+            # buffer's bound, oldest first.
+            batch = d.outbox.take(0 if attempt else self._limit)
             if not batch:
                 return
             error = self._post(batch)
@@ -108,6 +110,7 @@ class Sender:
                 return
             if isinstance(error, APIError) and error.status == 413:
                 self._split(batch, error)
+                attempt = 0
                 continue
             if not is_retryable(error):
                 reason = DropReason.REJECTED if isinstance(error, APIError) else DropReason.RETRIES_EXHAUSTED

@@ -16,10 +16,10 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final, Optional
+from typing import Any, Callable, Final, Optional
 from uuid import UUID
 
-__all__ = ["clean", "copy_properties", "encode_array", "encode_message"]
+__all__ = ["clean", "copy_properties", "encode_array", "encode_message", "encode_message_text", "encode_text"]
 
 log = logging.getLogger("posthog")
 
@@ -139,24 +139,55 @@ def clean(value: Any) -> Any:
     return None if cleaned is _DROP else cleaned
 
 
+def _one_shot_encoder() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without its per-call set-up: the C encoder is built once."""
+    import json.encoder as stdlib_encoder
+
+    c_make_encoder = getattr(stdlib_encoder, "c_make_encoder", None)
+    encode_basestring_ascii = stdlib_encoder.encode_basestring_ascii
+    if c_make_encoder is None:  # pragma: no cover - interpreters without the C accelerator
+        return _ENCODER.encode
+    # The arguments JSONEncoder.iterencode passes for these settings (no markers: no cycle check).
+    make = c_make_encoder(
+        None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, False
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        if type(value) is str:
+            return encode_basestring_ascii(value)
+        return join(make(value, 0))
+
+    return encode
+
+
+#: Compact, strict, ASCII JSON text of a value JSON carries as is; raises otherwise.
+encode_text: Final = _one_shot_encoder()
+
+
 def encode_array(messages: list[dict[str, Any]]) -> bytes:
     """Encode a list of messages in one go; raises when a value needs converting."""
-    return _ENCODER.encode(messages).encode("ascii")
+    return encode_text(messages).encode("ascii")
 
 
-def encode_message(msg: Mapping[str, Any]) -> bytes:
-    """Encode one message as compact, strict, ASCII JSON bytes."""
+def encode_message_text(msg: Mapping[str, Any]) -> str:
+    """One message as compact, strict, ASCII JSON text (values JSON cannot carry are converted)."""
     try:
-        return _ENCODER.encode(msg).encode("ascii")
+        return encode_text(msg)
     except (TypeError, ValueError, RecursionError):
         pass
     # Something needs converting (Decimal, NaN, a set, a cycle...): take the careful path.
     cleaned = clean(msg)
     try:
-        return _ENCODER.encode(cleaned).encode("ascii")
+        return _ENCODER.encode(cleaned)
     except (TypeError, ValueError, RecursionError):
         # Still not encodable (an int past Python's digit limit...): keep everything else.
-        return _ENCODER.encode(_prune(cleaned)).encode("ascii")
+        return _ENCODER.encode(_prune(cleaned))
+
+
+def encode_message(msg: Mapping[str, Any]) -> bytes:
+    """Encode one message as compact, strict, ASCII JSON bytes."""
+    return encode_message_text(msg).encode("ascii")
 
 
 def _encodable(value: Any) -> bool:

@@ -22,7 +22,7 @@ from ._messages import finish_message
 from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
 from ._preload import preload_http
 from ._queue import DEFAULT_MAX_QUEUE_BYTES
-from ._serialize import copy_properties, encode_message
+from ._serialize import copy_properties, encode_message_text
 from ._system_context import system_context, system_properties_copy
 from ._validation import (
     optional_mapping,
@@ -31,6 +31,7 @@ from ._validation import (
     require_optional_id,
     require_str,
 )
+from ._wire import capture_text, clashes, encode_plain
 from .consumer import MAX_MSG_SIZE
 from .feature_flags.resolver import FlagResolver
 from .request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
@@ -44,8 +45,27 @@ EventResult = tuple[bool, Union[dict[str, Any], str]]
 # Below this estimate an event cannot reach MAX_MSG_SIZE even if every character needs a
 # 12-byte escape, so the exact (costly) size check is skipped.
 _SAFE_ESTIMATE = MAX_MSG_SIZE // 12
-# What every message carries besides the caller's properties (ids, timestamp, system context).
-_BASE_SIZE = 400
+#: (caller's properties as JSON text, groups as JSON text) for the capture fast path
+PlainParts = tuple[Optional[str], Optional[str]]
+
+
+def _plain_parts(
+    properties: Optional[Mapping[str, Any]], groups: Optional[Mapping[str, Any]]
+) -> Optional[PlainParts]:
+    """The caller's properties and groups as JSON text, if both are plain JSON without SDK keys."""
+    props_text = groups_text = None
+    if properties:
+        if clashes(properties):
+            return None
+        props_text = encode_plain(properties)
+        if props_text is None:
+            return None
+    if groups:
+        groups_text = encode_plain(groups)
+        if groups_text is None:
+            return None
+    return props_text, groups_text
+
 
 _LOG_RECORD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -235,6 +255,7 @@ class Client(FlagMethods):
             require_mapping("groups", groups)
         if self.disabled:
             return False, "disabled"
+        plain: Optional[PlainParts] = None
         if self._flags.may_enrich or send_feature_flags:
             props: dict[str, Any] = self._flags.enrichment(
                 distinct_id,
@@ -246,10 +267,16 @@ class Client(FlagMethods):
             props.update(system_context())
         else:
             props = system_properties_copy()
-        size = copy_properties(properties, props, _SAFE_ESTIMATE) if properties else 0
+            if not self.super_properties:
+                plain = _plain_parts(properties, groups)
+        if plain is not None:
+            if properties:
+                props.update(properties)  # already encoded: what is sent cannot change any more
+        elif properties:
+            copy_properties(properties, props, _SAFE_ESTIMATE)
         if groups:
             props["$groups"] = dict(groups)
-        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, size)  # type: ignore[arg-type]
+        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, plain)  # type: ignore[arg-type]
 
     def identify(
         self,
@@ -315,10 +342,8 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         person_props: dict[str, Any] = {}
-        size = copy_properties(person, person_props, _SAFE_ESTIMATE)
-        return self._enqueue(
-            event, distinct_id, {}, timestamp, uuid, disable_geoip, {slot: person_props}, size
-        )
+        copy_properties(person, person_props, _SAFE_ESTIMATE)
+        return self._enqueue(event, distinct_id, {}, timestamp, uuid, disable_geoip, {slot: person_props})
 
     def group_identify(
         self,
@@ -344,9 +369,9 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         group_set: dict[str, Any] = {}
-        size = copy_properties(group_props, group_set, _SAFE_ESTIMATE)
+        copy_properties(group_props, group_set, _SAFE_ESTIMATE)
         props = {"$group_type": group_type, "$group_key": group_key, "$group_set": group_set}
-        return self._enqueue("$groupidentify", distinct_id, props, timestamp, uuid, disable_geoip, None, size)
+        return self._enqueue("$groupidentify", distinct_id, props, timestamp, uuid, disable_geoip)
 
     def alias(
         self,
@@ -386,9 +411,9 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         props: dict[str, Any] = {}
-        size = copy_properties(page_props, props, _SAFE_ESTIMATE)
+        copy_properties(page_props, props, _SAFE_ESTIMATE)
         props["$current_url"] = url
-        return self._enqueue("$pageview", distinct_id, props, timestamp, uuid, disable_geoip, None, size)
+        return self._enqueue("$pageview", distinct_id, props, timestamp, uuid, disable_geoip)
 
     def screen(
         self,
@@ -409,9 +434,9 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         props: dict[str, Any] = {}
-        size = copy_properties(screen_props, props, _SAFE_ESTIMATE)
+        copy_properties(screen_props, props, _SAFE_ESTIMATE)
         props["$screen_name"] = screen_name
-        return self._enqueue("$screen", distinct_id, props, timestamp, uuid, disable_geoip, None, size)
+        return self._enqueue("$screen", distinct_id, props, timestamp, uuid, disable_geoip)
 
     def capture_exception(
         self,
@@ -467,26 +492,33 @@ class Client(FlagMethods):
         uuid: Any,
         disable_geoip: Optional[bool],
         extra: Optional[dict[str, Any]] = None,
-        size: int = 0,
+        plain: Optional[PlainParts] = None,
     ) -> EventResult:
-        # Only what the caller passed can be large; an exact size check runs only when a cheap
-        # estimate says the event might pass the limit.
+        # The wire text is made here, once: it is what is queued, sized and sent.
         geoip = self.disable_geoip if disable_geoip is None else disable_geoip
         msg = finish_message(event, distinct_id, properties, timestamp, uuid, geoip, self.super_properties)
         if extra:
             msg.update(extra)
-        if size > _SAFE_ESTIMATE:
-            size = len(encode_message(msg))
-            if size > MAX_MSG_SIZE:
-                self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{size} bytes > {MAX_MSG_SIZE}")
-                return False, msg
-        return self._deliver(msg, size), msg
+        try:
+            if plain is not None:
+                text = capture_text(
+                    event, msg["distinct_id"], plain[0], plain[1], geoip, msg["timestamp"], msg["uuid"]
+                )
+            else:
+                text = encode_message_text(msg)
+        except Exception as exc:  # no conversion could save it
+            self._drops.record(DropReason.UNSERIALISABLE, [msg], cause=exc)
+            return False, msg
+        if len(text) > MAX_MSG_SIZE:
+            self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(text)} bytes > {MAX_MSG_SIZE}")
+            return False, msg
+        return self._deliver(msg, text), msg
 
-    def _deliver(self, msg: dict[str, Any], size: int = 0) -> bool:
-        """Hand a finished message of about ``size`` JSON bytes on (overridden by ``RecordingClient``)."""
+    def _deliver(self, msg: dict[str, Any], text: str) -> bool:
+        """Hand a finished message and its JSON text on (overridden by ``RecordingClient``)."""
         if not self.send:
             return True
-        return self._dispatcher.put(msg, size + _BASE_SIZE)
+        return self._dispatcher.put(msg, text)
 
     # --- lifecycle -------------------------------------------------------------------------
     def flush(self, timeout: Optional[float] = None) -> int:

@@ -1,4 +1,4 @@
-"""Encoder threads: take messages from the queue, encode them once into chunks, hand them to the outbox.
+"""Encoder threads: take events' JSON text from the queue, join it into chunks, hand them to the outbox.
 
 Under light load a chunk is a batch of up to ``flush_at`` events (or what ``flush_interval``
 gathered). When a backlog builds, each pass takes up to ``CHUNK_EVENTS`` at once, so the encoder
@@ -13,11 +13,10 @@ import itertools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Final, Optional
+from typing import TYPE_CHECKING, Final, Optional
 
 from ._dropped_events import DropReason
-from ._outbox import Chunk
-from ._serialize import encode_array, encode_message
+from ._outbox import Chunk, decode
 
 if TYPE_CHECKING:
     from ._dispatcher import EventDispatcher
@@ -51,8 +50,8 @@ class Consumer:
     def __init__(self, dispatcher: EventDispatcher) -> None:
         self.dispatcher = dispatcher
         self.running = True
-        #: messages taken from the queue and not yet in the outbox (reported if abandoned)
-        self.holding: list[dict[str, Any]] = []
+        #: events (JSON text) taken from the queue and not yet in the outbox (reported if abandoned)
+        self.holding: list[str] = []
         self.thread = threading.Thread(target=self.run, name="posthog.consumer", daemon=True)
 
     # 3.x code checked these on the consumer object itself.
@@ -90,16 +89,22 @@ class Consumer:
                 log.exception("unexpected error in the PostHog consumer thread")
                 held, self.holding = self.holding, []
                 # Whatever this pass held is lost: say so rather than drop it silently.
-                d.drops.record(DropReason.RETRIES_EXHAUSTED, held, cause=exc, detail="internal error")
+                d.drops.record(
+                    DropReason.RETRIES_EXHAUSTED,
+                    decode(held),
+                    count=len(held),
+                    cause=exc,
+                    detail="internal error",
+                )
                 d.queue.release(token)
                 time.sleep(0.05)
         d.outbox.wake()  # the sender may be waiting for this thread to finish
 
-    def _collect(self, token: int) -> list[dict[str, Any]]:
+    def _collect(self, token: int) -> list[str]:
         """Take ``flush_at`` messages (more if a backlog waits), or what ``flush_interval`` gathered."""
         d = self.dispatcher
         queue = d.queue
-        messages: list[dict[str, Any]] = []
+        messages: list[str] = []
         self.holding = messages
         deadline = 0.0
         budget = CHUNK_BYTES
@@ -136,44 +141,25 @@ def publish(d: EventDispatcher, chunks: list[Chunk]) -> None:
             )
 
 
-def encode_chunks(d: EventDispatcher, messages: list[dict[str, Any]], token: int) -> list[Chunk]:
-    """Encode messages into chunks within the size limits; the first chunk carries ``token``.
-
-    The common case is one C-level encode of the whole list. When that fails (a value needs
-    converting) or the result is too large, messages are encoded one by one: oversized ones are
-    dropped and reported, the rest split so that no request passes ``BATCH_SIZE_LIMIT``.
-    """
-    try:
-        array = encode_array(messages)
-    except (TypeError, ValueError, RecursionError):
-        array = None
-    if array is not None and len(array) <= BATCH_SIZE_LIMIT - BODY_OVERHEAD:
-        return [Chunk(array, len(messages), token)]
-    groups: list[list[bytes]] = []
-    current: list[bytes] = []
-    size = 0
-    for msg in messages:
-        try:
-            data = encode_message(msg)
-        except Exception as exc:  # a value no conversion could save
-            d.drops.record(DropReason.UNSERIALISABLE, [msg], cause=exc)
-            continue
-        if len(data) > MAX_MSG_SIZE:
-            d.drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(data)} bytes > {MAX_MSG_SIZE}")
-            continue
-        if current and size + len(data) + 1 > BATCH_SIZE_LIMIT - BODY_OVERHEAD:
+def encode_chunks(d: EventDispatcher, items: list[str], token: int) -> list[Chunk]:
+    """Join events' JSON text into arrays that respect the body limit; the first carries ``token``."""
+    limit = BATCH_SIZE_LIMIT - BODY_OVERHEAD
+    size = sum(map(len, items)) + len(items) + 1
+    if size <= limit:
+        return [Chunk(("[" + ",".join(items) + "]").encode("ascii"), len(items), token)]
+    groups: list[list[str]] = []
+    current: list[str] = []
+    size = 1
+    for text in items:
+        if current and size + len(text) + 1 > limit:
             groups.append(current)
-            current, size = [], 0
-        current.append(data)
-        size += len(data) + 1
-    if current:
-        groups.append(current)
-    if not groups:
-        d.queue.release(token)
-        return []
-    chunks = [Chunk(b"[" + b",".join(groups[0]) + b"]", len(groups[0]), token)]
+            current, size = [], 1
+        current.append(text)
+        size += len(text) + 1
+    groups.append(current)
+    chunks = [Chunk(("[" + ",".join(groups[0]) + "]").encode("ascii"), len(groups[0]), token)]
     for group in groups[1:]:
         extra = new_token()
         d.queue.hold_like(extra, token)
-        chunks.append(Chunk(b"[" + b",".join(group) + b"]", len(group), extra))
+        chunks.append(Chunk(("[" + ",".join(group) + "]").encode("ascii"), len(group), extra))
     return chunks

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final, Optional, Union
 
-from .._serialize import encode_message
 from ..client import Client
 from ..feature_flags.resolver import FlagResolver
 from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
@@ -254,9 +253,9 @@ class RecordingClient(Client):
         with self._recording_lock:
             self._events = []
 
-    def _deliver(self, msg: dict[str, Any], size: int = 0) -> bool:
-        # Exactly the JSON the server would get: the same encoder, the same conversions.
-        wire: dict[str, Any] = json.loads(encode_message(msg))
+    def _deliver(self, msg: dict[str, Any], text: str) -> bool:
+        # Exactly the JSON the server would get: the text the client made for the wire.
+        wire: dict[str, Any] = json.loads(text)
         with self._recording_lock:
             self._events.append(wire)
         return True
