@@ -41,9 +41,10 @@ DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 
 
 #: Backlog (queued events, or encoded bytes waiting behind the request in flight) past which
-#: ``put`` yields the interpreter lock every 64 events.
-_BACKLOG_EVENTS: Final = 1000
-_BACKLOG_BYTES: Final = 4 * 1024 * 1024
+#: ``put`` yields the interpreter lock every 128 events.
+_BACKLOG_EVENTS: Final = 200
+_BACKLOG_BYTES: Final = 64 * 1024
+
 
 _uwsgi_warned = False
 
@@ -200,9 +201,10 @@ class EventDispatcher:
             return False
         if not self._started:
             self._start()
-        elif not self.queue.last_seq() & 63 and self._backlogged():
+        elif not self.queue.puts & 127 and self._backlogged():
             # A backlog is building: hand the interpreter lock to the encoder and sender now
-            # rather than making them wait for the interpreter's switch interval.
+            # rather than making them wait for the interpreter's switch interval. (sleep(0)
+            # gives them time to take it; os.sched_yield would take it straight back.)
             time.sleep(0)
         return True
 

@@ -85,10 +85,16 @@ def decode(texts: Iterable[str]) -> list[dict[str, Any]]:
 
 def join_arrays(chunks: Sequence[Chunk]) -> bytes:
     """One JSON array holding the events of every chunk, in order."""
-    if len(chunks) == 1:
-        return chunks[0].array()
-    inner = b",".join(memoryview(c.array())[1:-1] for c in chunks if c.count)
-    return b"[" + inner + b"]"
+    arrays = [c.array() for c in chunks if c.count]
+    if len(arrays) == 1:
+        return arrays[0]
+    if not arrays:
+        return b"[]"
+    # One copy: the first array keeps its "[", the last its "]", the rest lose both.
+    views = [memoryview(a)[1:-1] for a in arrays]
+    views[0] = memoryview(arrays[0])[:-1]
+    views[-1] = memoryview(arrays[-1])[1:]
+    return b",".join(views)
 
 
 def count_events(chunks: Iterable[Chunk]) -> int:
@@ -131,6 +137,15 @@ class Outbox:
             if not self._waiting:
                 self._ready.wait(timeout)
             return bool(self._waiting)
+
+    def wait_fill(self, size: int, until: float) -> None:
+        """Wait (until the monotonic time ``until``) for ``size`` JSON bytes to be waiting."""
+        with self._lock:
+            while self._waiting_size < size:
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._ready.wait(remaining)
 
     def wake(self) -> None:
         """Wake a sender blocked in :meth:`wait`."""

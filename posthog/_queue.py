@@ -54,6 +54,11 @@ class EventQueue:
         return len(self._items) >= self.maxsize
 
     @property
+    def puts(self) -> int:
+        """How many messages were ever put (read without the lock: a hint)."""
+        return self._put
+
+    @property
     def nbytes(self) -> int:
         """JSON size of the waiting messages (rounded up to 64-byte steps)."""
         return self._total_units * _UNIT

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Optional
 
@@ -30,6 +31,9 @@ log = logging.getLogger("posthog")
 
 _BODY_LIMIT: Final = BATCH_SIZE_LIMIT - BODY_OVERHEAD
 _IDLE_WAIT: Final = 0.5
+#: A batch this large goes at once; a smaller one waits up to _LINGER seconds for more.
+_FULL_ENOUGH: Final = 1024 * 1024
+_LINGER: Final = 0.02
 
 
 class Sender:
@@ -67,6 +71,7 @@ class Sender:
         while not d.abandoned:
             try:
                 if d.outbox.wait(_IDLE_WAIT):
+                    self._linger()
                     self._deliver_head()
                 elif self._finished():
                     break
@@ -76,6 +81,13 @@ class Sender:
                 d.outbox.done(batch)
                 d.drop_chunks(DropReason.RETRIES_EXHAUSTED, batch, cause=exc, detail="internal error")
                 self._nudge.wait(0.05)
+
+    def _linger(self) -> None:
+        """Under load, let a batch fill for a moment: one request per few events costs more than them."""
+        d = self.dispatcher
+        if d.urgent or d.draining or d.outbox.waiting_size >= _FULL_ENOUGH:
+            return
+        d.outbox.wait_fill(_FULL_ENOUGH, time.monotonic() + min(_LINGER, d.flush_interval))
 
     def _finished(self) -> bool:
         d = self.dispatcher

@@ -141,12 +141,20 @@ def publish(d: EventDispatcher, chunks: list[Chunk]) -> None:
             )
 
 
+def _array(items: list[str]) -> bytes:
+    """A JSON array of events' text, as bytes (the brackets ride on the first and last item)."""
+    parts = list(items)
+    parts[0] = "[" + parts[0]
+    parts[-1] += "]"
+    return ",".join(parts).encode("ascii")
+
+
 def encode_chunks(d: EventDispatcher, items: list[str], token: int) -> list[Chunk]:
     """Join events' JSON text into arrays that respect the body limit; the first carries ``token``."""
     limit = BATCH_SIZE_LIMIT - BODY_OVERHEAD
     size = sum(map(len, items)) + len(items) + 1
     if size <= limit:
-        return [Chunk(("[" + ",".join(items) + "]").encode("ascii"), len(items), token)]
+        return [Chunk(_array(items), len(items), token)]
     groups: list[list[str]] = []
     current: list[str] = []
     size = 1
@@ -157,9 +165,9 @@ def encode_chunks(d: EventDispatcher, items: list[str], token: int) -> list[Chun
         current.append(text)
         size += len(text) + 1
     groups.append(current)
-    chunks = [Chunk(("[" + ",".join(groups[0]) + "]").encode("ascii"), len(groups[0]), token)]
+    chunks = [Chunk(_array(groups[0]), len(groups[0]), token)]
     for group in groups[1:]:
         extra = new_token()
         d.queue.hold_like(extra, token)
-        chunks.append(Chunk(("[" + ",".join(group) + "]").encode("ascii"), len(group), extra))
+        chunks.append(Chunk(_array(group), len(group), extra))
     return chunks
