@@ -130,6 +130,15 @@ class Outbox:
             self._ready.notify_all()
         return dropped
 
+    def pack_waiting(self) -> None:
+        """Compress every waiting chunk (an outage began: they will wait a while)."""
+        with self._lock:
+            for chunk in self._waiting:
+                if not chunk.packed:
+                    before = len(chunk)
+                    chunk.pack()
+                    self._bytes += len(chunk) - before
+
     # --- the sender -----------------------------------------------------------------------
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` for a waiting chunk (or a :meth:`wake`); True if one is there."""

@@ -19,6 +19,7 @@ from ._dropped_events import DropReason
 from ._outbox import Chunk, count_events, join_arrays
 from ._retry import delay_for, is_retryable, retry_delays
 from ._serialize import encode_array
+from ._worker import Worker
 from .consumer import BATCH_SIZE_LIMIT, BODY_OVERHEAD, new_token
 from .exceptions import APIError
 
@@ -36,34 +37,20 @@ _FULL_ENOUGH: Final = 1024 * 1024
 _LINGER: Final = 0.02
 
 
-class Sender:
+class Sender(Worker):
     """The dispatcher's one sender: a named daemon thread running :meth:`run`."""
 
     def __init__(self, dispatcher: EventDispatcher) -> None:
         self.dispatcher = dispatcher
-        self.running = True
         self.outage = False
         self._nudge = threading.Event()
         self._limit = _BODY_LIMIT
-        self.thread = threading.Thread(target=self.run, name="posthog.sender", daemon=True)
-
-    def start(self) -> None:
-        """Start the thread."""
-        self.thread.start()
-
-    def is_alive(self) -> bool:
-        """Whether the thread is running."""
-        return self.thread.is_alive()
+        super().__init__("posthog.sender")
 
     def nudge(self) -> None:
         """Cut a retry wait short (a flush or shutdown wants an attempt now)."""
         self._nudge.set()
         self.dispatcher.outbox.wake()
-
-    def join(self, timeout: Optional[float] = None) -> None:
-        """Wait for the thread to end (bounded by ``timeout``)."""
-        if self.thread.is_alive() and self.thread is not threading.current_thread():
-            self.thread.join(timeout)
 
     def run(self) -> None:
         """Send until stopped and nothing is left; nothing raised here ends the loop."""
@@ -136,6 +123,7 @@ class Sender:
                     return
                 if not self.outage:
                     self.outage = True
+                    d.outbox.pack_waiting()
                     log.warning(
                         "PostHog did not accept events after %d attempts (%s); holding %d event(s) "
                         "and retrying with backoff",

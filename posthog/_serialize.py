@@ -223,20 +223,16 @@ def _prune(value: Any) -> Any:
     return value if _encodable(value) else None
 
 
-def copy_properties(source: Mapping[str, Any], into: dict[str, Any], budget: int) -> int:
-    """Copy ``source`` into ``into`` as it is now, and estimate its JSON size (stopping past ``budget``).
+def copy_properties(source: Mapping[str, Any], into: dict[str, Any]) -> None:
+    """Copy ``source`` into ``into`` as it is now.
 
-    Scalars are shared; anything else is cleaned right away (a deep, JSON-safe copy), so later
-    changes by the caller do not leak into the event and the returned message is what is sent.
+    Scalars are shared; anything else is copied (plain JSON containers) or cleaned (a deep,
+    JSON-safe copy), so later changes by the caller do not leak into the event.
     """
-    total = 0
-    scalars = _SCALARS
     convert: Optional[list[Any]] = None
     for key, value in source.items():
         t = type(value)
-        if t is str:
-            total += len(value)
-        elif t not in scalars or (t is float and value - value != 0):
+        if t is not str and (t not in _SCALARS or (t is float and value - value != 0)):
             if convert is None:
                 convert = []
             convert.append(key)
@@ -245,99 +241,50 @@ def copy_properties(source: Mapping[str, Any], into: dict[str, Any], budget: int
         for key in convert:
             value = source[key]
             plain = _copy_plain(value, 0)
-            if plain is not None:
-                into[key] = plain[0]
-                total += plain[1]
+            if plain is not _DROP:
+                into[key] = plain
                 continue
             cleaned = _clean(value, 1, set())
             if cleaned is _DROP:
                 del into[key]
             else:
                 into[key] = cleaned
-                total += _estimate_nested(cleaned, budget)
-    return total + 16 * len(source)
 
 
-def _copy_plain(value: Any, depth: int) -> Optional[tuple[Any, int]]:
+def _copy_plain(value: Any, depth: int) -> Any:
     """Copy a dict/list of plain JSON values (str keys; str, int, bool, None, finite float leaves).
 
-    Returns the copy and a size estimate, or None when anything needs the careful path. This is
-    the common shape of nested properties (``{"utm": {"campaign": ...}}``) and costs a fraction
-    of :func:`clean`.
+    Returns ``_DROP`` when anything needs the careful path. This is the common shape of nested
+    properties (``{"utm": {"campaign": ...}}``) and costs a fraction of :func:`clean`.
     """
     t = type(value)
     if depth > 16:
-        return None
-    size = 2
+        return _DROP
     if t is dict:
         out: dict[str, Any] = {}
         for key, item in value.items():
             if type(key) is not str:
-                return None
-            ti = type(item)
-            if ti is str:
-                size += len(item) + len(key) + 6
-            elif ti is int or ti is bool or item is None:
-                size += len(key) + 12
-            elif ti is float and item - item == 0:
-                size += len(key) + 26
-            elif ti is dict or ti is list:
-                nested = _copy_plain(item, depth + 1)
-                if nested is None:
-                    return None
-                item = nested[0]
-                size += nested[1] + len(key) + 4
-            else:
-                return None
+                return _DROP
+            item = _plain_item(item, depth)
+            if item is _DROP:
+                return _DROP
             out[key] = item
-        return out, size
+        return out
     if t is list:
         items: list[Any] = []
         for item in value:
-            ti = type(item)
-            if ti is str:
-                size += len(item) + 3
-            elif ti is int or ti is bool or item is None:
-                size += 8
-            elif ti is float and item - item == 0:
-                size += 26
-            elif ti is dict or ti is list:
-                nested = _copy_plain(item, depth + 1)
-                if nested is None:
-                    return None
-                item = nested[0]
-                size += nested[1] + 1
-            else:
-                return None
+            item = _plain_item(item, depth)
+            if item is _DROP:
+                return _DROP
             items.append(item)
-        return items, size
-    return None
+        return items
+    return _DROP
 
 
-def _estimate_nested(value: Any, budget: int) -> int:
-    total = 0
-    stack = [value]
-    visited = 0
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is str:
-            total += len(v) + 3
-        elif t in _SCALARS:
-            total += 8
-        elif isinstance(v, Mapping):
-            for k, item in v.items():
-                total += (len(k) if type(k) is str else 8) + 4
-                stack.append(item)
-        elif isinstance(v, (list, tuple, set, frozenset)):
-            stack.extend(v)
-            total += len(v)
-        elif isinstance(v, (bytes, bytearray)):
-            total += len(v)
-        else:
-            total += 24
-        visited += 1
-        if total > budget or visited > 100_000:
-            # Large or pathological (self-referencing): let the exact check decide.
-            return budget + 1
-    return total
+def _plain_item(item: Any, depth: int) -> Any:
+    ti = type(item)
+    if ti is str or ti is int or ti is bool or item is None or (ti is float and item - item == 0):
+        return item
+    if ti is dict or ti is list:
+        return _copy_plain(item, depth + 1)
+    return _DROP

@@ -17,7 +17,7 @@ from ._serialize import encode_text
 from ._system_context import system_context
 from .version import VERSION
 
-__all__ = ["RESERVED_KEYS", "capture_text", "clashes", "encode_plain", "quoted"]
+__all__ = ["RESERVED_KEYS", "PlainParts", "capture_text", "clashes", "encode_plain", "plain_parts", "quoted"]
 
 #: Property keys the SDK sets itself; a caller's properties using one take the general path.
 RESERVED_KEYS: Final = frozenset({"$lib", "$lib_version", "$geoip_disable", "$groups"})
@@ -55,6 +55,38 @@ def encode_plain(value: Mapping[str, Any]) -> Optional[str]:
 def clashes(properties: Mapping[str, Any]) -> bool:
     """Whether the caller's properties use a key the SDK sets on every capture."""
     return not _common()[1].isdisjoint(properties)
+
+
+#: (caller's properties as JSON text, groups as JSON text) for the capture fast path
+PlainParts = tuple[Optional[str], Optional[str]]
+
+
+def plain_parts(
+    properties: Optional[Mapping[str, Any]],
+    groups: Optional[Mapping[str, Any]],
+    flag_props: Optional[Mapping[str, Any]] = None,
+) -> Optional[PlainParts]:
+    """The caller's properties (after ``flag_props``) and groups as JSON text.
+
+    None unless everything is plain JSON and no key is set twice: then the general path decides.
+    """
+    props_text = groups_text = None
+    if properties:
+        if clashes(properties):
+            return None
+        props_text = encode_plain(properties)
+        if props_text is None:
+            return None
+    if flag_props:
+        flags_text = encode_plain(flag_props)
+        if flags_text is None or (properties and not flag_props.keys().isdisjoint(properties)):
+            return None
+        props_text = flags_text if props_text is None else flags_text[:-1] + "," + props_text[1:]
+    if groups:
+        groups_text = encode_plain(groups)
+        if groups_text is None:
+            return None
+    return props_text, groups_text
 
 
 def capture_text(

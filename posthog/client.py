@@ -23,7 +23,7 @@ from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
 from ._preload import preload_http
 from ._queue import DEFAULT_MAX_QUEUE_BYTES
 from ._serialize import copy_properties, encode_message_text
-from ._system_context import system_context, system_properties_copy
+from ._system_context import system_properties_copy
 from ._validation import (
     optional_mapping,
     require_id,
@@ -31,7 +31,7 @@ from ._validation import (
     require_optional_id,
     require_str,
 )
-from ._wire import capture_text, clashes, encode_plain
+from ._wire import PlainParts, capture_text, plain_parts
 from .consumer import MAX_MSG_SIZE
 from .feature_flags.resolver import FlagResolver
 from .request import DEFAULT_HOST, Transport, determine_server_host, remove_trailing_slash
@@ -41,30 +41,6 @@ __all__ = ["Client"]
 log = logging.getLogger("posthog")
 
 EventResult = tuple[bool, Union[dict[str, Any], str]]
-
-# Below this estimate an event cannot reach MAX_MSG_SIZE even if every character needs a
-# 12-byte escape, so the exact (costly) size check is skipped.
-_SAFE_ESTIMATE = MAX_MSG_SIZE // 12
-#: (caller's properties as JSON text, groups as JSON text) for the capture fast path
-PlainParts = tuple[Optional[str], Optional[str]]
-
-
-def _plain_parts(
-    properties: Optional[Mapping[str, Any]], groups: Optional[Mapping[str, Any]]
-) -> Optional[PlainParts]:
-    """The caller's properties and groups as JSON text, if both are plain JSON without SDK keys."""
-    props_text = groups_text = None
-    if properties:
-        if clashes(properties):
-            return None
-        props_text = encode_plain(properties)
-        if props_text is None:
-            return None
-    if groups:
-        groups_text = encode_plain(groups)
-        if groups_text is None:
-            return None
-    return props_text, groups_text
 
 
 _LOG_RECORD_ATTRS = frozenset(
@@ -255,25 +231,24 @@ class Client(FlagMethods):
             require_mapping("groups", groups)
         if self.disabled:
             return False, "disabled"
-        plain: Optional[PlainParts] = None
+        flag_props: Optional[dict[str, Any]] = None
         if self._flags.may_enrich or send_feature_flags:
-            props: dict[str, Any] = self._flags.enrichment(
+            flag_props = self._flags.enrichment(
                 distinct_id,
                 event,  # type: ignore[arg-type]  # checked by require_str above
                 groups,
                 send_feature_flags,
                 disable_geoip,
             )
-            props.update(system_context())
-        else:
-            props = system_properties_copy()
-            if not self.super_properties:
-                plain = _plain_parts(properties, groups)
+        props: dict[str, Any] = system_properties_copy()
+        if flag_props:
+            props.update(flag_props)
+        plain = None if self.super_properties else plain_parts(properties, groups, flag_props)
         if plain is not None:
             if properties:
                 props.update(properties)  # already encoded: what is sent cannot change any more
         elif properties:
-            copy_properties(properties, props, _SAFE_ESTIMATE)
+            copy_properties(properties, props)
         if groups:
             props["$groups"] = dict(groups)
         return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, plain)  # type: ignore[arg-type]
@@ -342,7 +317,7 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         person_props: dict[str, Any] = {}
-        copy_properties(person, person_props, _SAFE_ESTIMATE)
+        copy_properties(person, person_props)
         return self._enqueue(event, distinct_id, {}, timestamp, uuid, disable_geoip, {slot: person_props})
 
     def group_identify(
@@ -369,7 +344,7 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         group_set: dict[str, Any] = {}
-        copy_properties(group_props, group_set, _SAFE_ESTIMATE)
+        copy_properties(group_props, group_set)
         props = {"$group_type": group_type, "$group_key": group_key, "$group_set": group_set}
         return self._enqueue("$groupidentify", distinct_id, props, timestamp, uuid, disable_geoip)
 
@@ -411,7 +386,7 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         props: dict[str, Any] = {}
-        copy_properties(page_props, props, _SAFE_ESTIMATE)
+        copy_properties(page_props, props)
         props["$current_url"] = url
         return self._enqueue("$pageview", distinct_id, props, timestamp, uuid, disable_geoip)
 
@@ -434,7 +409,7 @@ class Client(FlagMethods):
         if self.disabled:
             return False, "disabled"
         props: dict[str, Any] = {}
-        copy_properties(screen_props, props, _SAFE_ESTIMATE)
+        copy_properties(screen_props, props)
         props["$screen_name"] = screen_name
         return self._enqueue("$screen", distinct_id, props, timestamp, uuid, disable_geoip)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import time
-from typing import TYPE_CHECKING, Final, Optional
+from typing import TYPE_CHECKING, Final
 
 from ._dropped_events import DropReason
 from ._outbox import Chunk, decode
+from ._worker import Worker
 
 if TYPE_CHECKING:
     from ._dispatcher import EventDispatcher
@@ -44,34 +44,19 @@ def new_token() -> int:
     return next(_tokens)
 
 
-class Consumer:
+class Consumer(Worker):
     """One encoder: a named daemon thread running :meth:`run` until stopped."""
 
     def __init__(self, dispatcher: EventDispatcher) -> None:
         self.dispatcher = dispatcher
-        self.running = True
         #: events (JSON text) taken from the queue and not yet in the outbox (reported if abandoned)
         self.holding: list[str] = []
-        self.thread = threading.Thread(target=self.run, name="posthog.consumer", daemon=True)
-
-    # 3.x code checked these on the consumer object itself.
-    def start(self) -> None:
-        """Start the thread."""
-        self.thread.start()
-
-    def is_alive(self) -> bool:
-        """Whether the thread is running."""
-        return self.thread.is_alive()
+        super().__init__("posthog.consumer")
 
     def pause(self) -> None:
         """Ask the thread to stop after what it holds (3.x name)."""
         self.running = False
         self.dispatcher.queue.wake()
-
-    def join(self, timeout: Optional[float] = None) -> None:
-        """Wait for the thread to end (bounded by ``timeout``)."""
-        if self.thread.is_alive() and self.thread is not threading.current_thread():
-            self.thread.join(timeout)
 
     def run(self) -> None:
         """Encode until stopped; nothing raised here ends the loop."""

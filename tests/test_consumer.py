@@ -16,28 +16,13 @@ import pytest
 import posthog
 from posthog.consumer import BATCH_SIZE_LIMIT
 from tests.fake_server import FakePostHog
+from tests.support.errors import ErrorLog
 from tests.support.waiting import wait_until
 
 ClientFactory = Callable[..., posthog.Client]
 
 FIXED_TS = "2024-01-01T00:00:00+00:00"
 FIXED_UUID = "01234567-89ab-7cde-8f01-23456789abcd"
-
-
-class ErrorLog:
-    """An on_error callback that records its calls."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Exception, list[Any]]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, error: Exception, batch: Any) -> None:
-        with self._lock:
-            self.calls.append((error, list(batch)))
-
-    def wait(self, n: int = 1, timeout: float = 5.0) -> list[tuple[Exception, list[Any]]]:
-        wait_until(lambda: len(self.calls) >= n, timeout=timeout, message=f"{n} on_error call(s)")
-        return self.calls
 
 
 def _batch_sizes(server: FakePostHog) -> list[int]:

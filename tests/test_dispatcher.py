@@ -73,8 +73,10 @@ def test_full_queue_drops_are_counted_and_reported(fake_server: FakePostHog, mak
 
     results = _fill(client, 100)
 
+    # The encoder moves what it can into the outbox, so how many fit varies; none may go unreported.
     refused = sum(1 for ok, _ in results if not ok)
-    assert refused >= 100 - 10 - 1  # at most the queue plus the one batch in flight were accepted
+    assert refused > 0
+    assert client.stats.pending == 100 - refused
     assert client.stats.dropped[DropReason.QUEUE_FULL] == refused
     assert errors.total(DropReason.QUEUE_FULL) == refused
     client.shutdown(timeout=0.2)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -20,30 +18,12 @@ import posthog
 from posthog import DropReason
 from posthog._queue import EventQueue
 from tests.fake_server import FakePostHog
+from tests.support.errors import ErrorLog
 from tests.support.waiting import wait_until
+from tests.test_fork import run_python
 
 ClientFactory = Callable[..., posthog.Client]
 API_KEY = "phc_outage"
-
-
-class ErrorLog:
-    """An on_error callback that keeps what it was told, in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Exception, list[Any]]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, error: Exception, batch: Any) -> None:
-        with self._lock:
-            self.calls.append((error, list(batch)))
-
-    def events(self, reason: DropReason) -> list[str]:
-        return [
-            m["event"]
-            for error, batch in self.calls
-            if getattr(error, "reason", None) is reason
-            for m in batch
-        ]
 
 
 @pytest.fixture
@@ -93,6 +73,34 @@ def test_the_first_batch_leaves_while_the_caller_is_still_capturing(fake_server:
 
     assert first.time < ended
     assert first.time - started <= 0.2 + 0.8
+
+
+_FRESH_PROCESS_LOOP = r"""
+import json, sys, time
+import posthog
+
+client = posthog.Client("phc_fresh", host=sys.argv[1])  # default flush_interval (0.5 s)
+props = {"plan": "pro", "seats": 12}
+started = time.monotonic()
+ends = started + 2.0
+while time.monotonic() < ends:  # a caller that never pauses, from the process's first moment
+    for _ in range(100):
+        client.capture("someone", "busy", props)
+ended = time.monotonic()
+lost = client.flush(timeout=30)
+print(json.dumps({"started": started, "ended": ended, "pending": lost, "stats": client.stats.sent}))
+"""
+
+
+def test_in_a_fresh_process_the_first_batch_leaves_within_about_flush_interval(
+    fake_server: FakePostHog,
+) -> None:
+    report = run_python(_FRESH_PROCESS_LOOP, fake_server.url, timeout=60)
+    first = fake_server.wait_for_requests("/batch", 1, timeout=5)[0]
+    assert report["pending"] == 0
+    assert first.time < report["ended"]
+    assert first.time - report["started"] <= 0.5 + 0.5
+    assert len(fake_server.events()) == report["stats"]
 
 
 # --- outages ----------------------------------------------------------------------------------
@@ -167,6 +175,28 @@ def test_a_refused_connection_outage_delivers_every_event_once(
 
 
 @pytest.mark.usefixtures("quick_retries")
+def test_events_held_through_an_outage_are_kept_compressed(fake_server: FakePostHog) -> None:
+    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.01, flush_at=10, max_retries=0)
+    try:
+        fake_server.fail_for("/batch", 30.0, status=503)
+        props = {"page": "https://shop.example.com/checkout?step=2", "plan": "pro"}
+        for _ in range(10):
+            client.capture("someone", "before", props)
+        wait_until(lambda: client._dispatcher.sender is not None and client._dispatcher.sender.outage, 5)
+        for _ in range(300):
+            client.capture("someone", "during", props)
+        wait_until(lambda: client.stats.pending == 310 and client.queue.empty(), 5)
+        outbox = client._dispatcher.outbox
+        held, as_json = outbox.nbytes, outbox.waiting_size
+        assert as_json > 300 * 300
+        assert held < as_json / 3
+    finally:
+        fake_server.clear_faults()
+        client.shutdown(timeout=5)
+    assert len(fake_server.events()) == 310
+
+
+@pytest.mark.usefixtures("quick_retries")
 def test_capture_during_an_outage_returns_at_once(fake_server: FakePostHog) -> None:
     client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0)
     try:
@@ -182,6 +212,47 @@ def test_capture_during_an_outage_returns_at_once(fake_server: FakePostHog) -> N
     finally:
         client.shutdown(timeout=8)
     assert slowest < 0.1
+
+
+# --- faults --------------------------------------------------------------------------------------
+
+
+def test_a_413_on_merged_chunks_splits_them_and_loses_nothing(fake_server: FakePostHog) -> None:
+    fake_server.delay_next("/batch", 0.5)  # the first request is slow: later chunks wait and merge
+    fake_server.fail_next("/batch", times=1, status=413)  # ... and their merged request is refused
+    errors = ErrorLog()
+    client = posthog.Client(API_KEY, host=fake_server.url, flush_at=5, flush_interval=0.05, on_error=errors)
+    try:
+        for group in range(5):
+            for i in range(5):
+                client.capture("someone", f"e{group * 5 + i}")
+            time.sleep(0.08)  # one chunk of five per group
+        assert client.flush(timeout=10) == 0
+        assert client._dispatcher.sender is not None and client._dispatcher.sender.is_alive()
+        assert all(c.is_alive() for c in client.consumers or [])
+    finally:
+        client.shutdown(timeout=5)
+
+    requests = [(r.status, len(r.json["batch"])) for r in fake_server.requests_to("/batch")]
+    assert requests[0] == (200, 5)
+    assert requests[1][0] == 413 and requests[1][1] > 5  # chunks were merged
+    assert all(status == 200 for status, _ in requests[2:])
+    assert [e["event"] for e in fake_server.events()] == [f"e{i}" for i in range(25)]
+    assert errors.calls == []
+
+
+@pytest.mark.usefixtures("quick_retries")
+def test_connection_resets_are_retried_and_the_threads_live_on(fake_server: FakePostHog) -> None:
+    fake_server.drop_next("/batch", times=3)
+    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=1)
+    try:
+        sent = [client.capture("someone", f"e{i}")[1]["uuid"] for i in range(10)]  # type: ignore[index]
+        assert client.flush(timeout=20) == 0
+        assert client._dispatcher.sender is not None and client._dispatcher.sender.is_alive()
+    finally:
+        client.shutdown(timeout=5)
+    assert sorted(_uuids(fake_server)) == sorted(sent)
+    assert client.stats.dropped == {}
 
 
 # --- bounds of the retry buffer -----------------------------------------------------------------
