@@ -13,7 +13,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Optional
 
 __all__ = [
@@ -147,10 +147,10 @@ class Outbox:
                 self._ready.wait(timeout)
             return bool(self._waiting)
 
-    def wait_fill(self, size: int, until: float) -> None:
-        """Wait (until the monotonic time ``until``) for ``size`` JSON bytes to be waiting."""
+    def wait_fill(self, size: int, until: float, stop: Callable[[], bool]) -> None:
+        """Wait (until the monotonic time ``until``) for ``size`` JSON bytes to be waiting, or ``stop()``."""
         with self._lock:
-            while self._waiting_size < size:
+            while self._waiting_size < size and not stop():
                 remaining = until - time.monotonic()
                 if remaining <= 0:
                     return

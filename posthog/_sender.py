@@ -74,7 +74,8 @@ class Sender(Worker):
         d = self.dispatcher
         if d.urgent or d.draining or d.outbox.waiting_size >= _FULL_ENOUGH:
             return
-        d.outbox.wait_fill(_FULL_ENOUGH, time.monotonic() + min(_LINGER, d.flush_interval))
+        until = time.monotonic() + min(_LINGER, d.flush_interval)
+        d.outbox.wait_fill(_FULL_ENOUGH, until, lambda: d.urgent or d.draining)
 
     def _finished(self) -> bool:
         d = self.dispatcher

@@ -8,6 +8,7 @@ fragment of the properties every event carries, encoded once per process.
 
 from __future__ import annotations
 
+import json.encoder
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, Final, Optional
@@ -22,6 +23,7 @@ __all__ = ["RESERVED_KEYS", "PlainParts", "capture_text", "clashes", "encode_pla
 #: Property keys the SDK sets itself; a caller's properties using one take the general path.
 RESERVED_KEYS: Final = frozenset({"$lib", "$lib_version", "$geoip_disable", "$groups"})
 _CACHE_LIMIT: Final = 4096
+_quote: Final = json.encoder.encode_basestring_ascii
 _quoted_cache: dict[str, str] = {}
 
 
@@ -109,8 +111,8 @@ def capture_text(
     # The timestamp is ISO-8601 text of our own making: nothing in it needs escaping.
     return '{"event":%s,"distinct_id":%s,"properties":{%s},"timestamp":"%s","uuid":%s}' % (  # noqa: UP031
         quoted(event),
-        encode_text(distinct_id),
+        _quote(distinct_id),
         props,
         timestamp,
-        encode_text(uuid),
+        _quote(uuid),
     )
