@@ -39,6 +39,8 @@ setup(
     extras_require={
         "django": ["django>=4.2"],
         "sentry": ["sentry-sdk", "django>=4.2"],
+        "openai": ["openai>=1.40"],
+        "anthropic": ["anthropic>=0.40"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -48,6 +50,8 @@ setup(
             "types-python-dateutil",
             "django>=4.2",
             "sentry-sdk>=1.40",
+            "openai>=1.40",
+            "anthropic>=0.40",
         ],
     },
     classifiers=[
