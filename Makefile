@@ -45,11 +45,18 @@ test: lint typecheck pytest ## Lint, typecheck and run the whole suite
 demo: install ## Run the SDK against a local fake PostHog and show what it received
 	$(PY) examples/demo.py
 
+REF_STAMP := $(REF_VENV)/.installed-ai
+
 $(REF_PY):
 	$(PYTHON) -m venv $(REF_VENV)
 	$(REF_PY) -m pip install -q 'posthog==3.25.0'
 
-ref-venv: $(REF_PY) ## Create .venv-ref with the reference posthog==3.25.0
+# The provider SDKs of 3.25.0's day, for the posthog.ai parity tests.
+$(REF_STAMP): $(REF_PY)
+	$(REF_PY) -m pip install -q 'openai==1.75.0' 'anthropic==0.49.0'
+	@touch $(REF_STAMP)
+
+ref-venv: $(REF_PY) $(REF_STAMP) ## Create .venv-ref with the reference posthog==3.25.0 (and its LLM SDKs)
 
 bench: install ref-venv ## Side-by-side benchmarks against posthog 3.25.0
 	$(PY) -m benchmarks.run

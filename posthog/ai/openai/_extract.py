@@ -52,18 +52,22 @@ def chat_output(response: Any) -> list[dict[str, Any]]:
     return choices
 
 
-def chat_usage(usage: Any) -> dict[str, Any]:
-    """Token counts of a chat completion's ``usage`` (null or missing details are absent)."""
+def chat_usage(usage: Any, streamed: bool = False) -> dict[str, Any]:
+    """Token counts of a chat completion's ``usage`` (null or missing counts are 0 or absent).
+
+    As 3.x did, a streamed completion always reports cache-read and reasoning tokens (0 if none);
+    a non-streamed one only when there are some.
+    """
     props: dict[str, Any] = {
         "$ai_input_tokens": _int(_get(usage, "prompt_tokens")) or 0,
         "$ai_output_tokens": _int(_get(usage, "completion_tokens")) or 0,
     }
     cached = _int(_get(_get(usage, "prompt_tokens_details"), "cached_tokens"))
-    if cached:
-        props["$ai_cache_read_input_tokens"] = cached
+    if cached or streamed:
+        props["$ai_cache_read_input_tokens"] = cached or 0
     reasoning = _int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
-    if reasoning:
-        props["$ai_reasoning_tokens"] = reasoning
+    if reasoning or streamed:
+        props["$ai_reasoning_tokens"] = reasoning or 0
     return props
 
 
@@ -144,18 +148,18 @@ def responses_output(response: Any) -> list[dict[str, Any]]:
     return out
 
 
-def responses_usage(usage: Any) -> dict[str, Any]:
-    """Token counts of a Responses API ``usage``."""
+def responses_usage(usage: Any, streamed: bool = False) -> dict[str, Any]:
+    """Token counts of a Responses API ``usage`` (streamed: cache and reasoning always, as 3.x)."""
     props: dict[str, Any] = {
         "$ai_input_tokens": _int(_get(usage, "input_tokens")) or 0,
         "$ai_output_tokens": _int(_get(usage, "output_tokens")) or 0,
     }
     cached = _int(_get(_get(usage, "input_tokens_details"), "cached_tokens"))
-    if cached:
-        props["$ai_cache_read_input_tokens"] = cached
+    if cached or streamed:
+        props["$ai_cache_read_input_tokens"] = cached or 0
     reasoning = _int(_get(_get(usage, "output_tokens_details"), "reasoning_tokens"))
-    if reasoning:
-        props["$ai_reasoning_tokens"] = reasoning
+    if reasoning or streamed:
+        props["$ai_reasoning_tokens"] = reasoning or 0
     return props
 
 
@@ -185,4 +189,4 @@ class ResponsesStreamState:
 
     def usage(self) -> dict[str, Any]:
         """Token counts from the final response."""
-        return responses_usage(_get(self.response, "usage"))
+        return responses_usage(_get(self.response, "usage"), streamed=True)

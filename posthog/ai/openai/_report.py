@@ -87,7 +87,7 @@ def report_chat_stream(
     props = _common(call, kwargs, state.model, base_url, error)
     props["$ai_input"] = with_system_prompt(kwargs.get("messages"), None)
     props["$ai_output_choices"] = state.output()
-    props.update(chat_usage(state.usage))
+    props.update(chat_usage(state.usage, streamed=True))
     send_event(client, "$ai_generation", call, _finish(props, error))
 
 
