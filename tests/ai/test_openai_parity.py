@@ -7,20 +7,13 @@ with its own fake PostHog, and compares the events property by property.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.ai.parity import REF_PYTHON, REPO, differences, ref_ready, run_scenario
 from tests.fake_llm import Failure, FakeLLM, Reply, ToolCall, Usage
-from tests.fake_server import FakePostHog
-
-REPO = Path(__file__).resolve().parents[2]
-REF_PYTHON = REPO / ".venv-ref" / "bin" / "python"
-SCENARIO = Path(__file__).with_name("openai_scenario.py")
 
 # Values that differ by nature: timing, generated ids, versions, the machine, the SDK's own text.
 VOLATILE = {
@@ -75,50 +68,11 @@ def _script(llm: FakeLLM) -> None:
     )
 
 
-def _run(python: Path, cwd: Path, llm: FakeLLM) -> list[dict[str, Any]]:
-    _script(llm)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    with FakePostHog() as posthog_server:
-        done = subprocess.run(
-            [str(python), str(SCENARIO), llm.url, posthog_server.url],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return posthog_server.events()
-
-
-def _ref_ready() -> bool:
-    if not REF_PYTHON.exists():
-        return False
-    probe = subprocess.run(
-        [str(REF_PYTHON), "-c", "import openai, posthog.ai.openai"], cwd="/", capture_output=True, timeout=60
-    )
-    return probe.returncode == 0
-
-
-@pytest.mark.skipif(not _ref_ready(), reason="make ref-venv installs posthog 3.25.0 with openai 1.x")
+@pytest.mark.skipif(not ref_ready("openai"), reason="make ref-venv installs posthog 3.25.0 with openai 1.x")
 def test_same_events_as_3_25_0_but_for_the_listed_fixes(tmp_path: Path) -> None:
     with FakeLLM() as llm:
-        ours = _run(Path(sys.executable), REPO, llm)
-        ref = _run(REF_PYTHON, tmp_path, llm)
-
-    assert [(e["event"], e["distinct_id"]) for e in ours] == [(e["event"], e["distinct_id"]) for e in ref]
-    differences = []
-    for index, (a, b) in enumerate(zip(ref, ours)):
-        assert a.get("$groups") == b.get("$groups")
-        pa, pb = a["properties"], b["properties"]
-        if "$ai_trace_id" not in pa or pa["$ai_trace_id"] != "trace-2":
-            pa.pop("$ai_trace_id", None)
-            pb.pop("$ai_trace_id", None)
-        for key in sorted(set(pa) | set(pb)):
-            if key in VOLATILE:
-                assert (key in pa) == (key in pb), (index, key)
-                continue
-            if pa.get(key, "<absent>") != pb.get(key, "<absent>"):
-                differences.append((index, key))
-    assert set(differences) == FIXES
+        _script(llm)
+        ours = run_scenario(Path(sys.executable), REPO, llm, "openai_scenario.py")
+        _script(llm)
+        ref = run_scenario(REF_PYTHON, tmp_path, llm, "openai_scenario.py")
+    assert differences(ref, ours) == FIXES

@@ -27,3 +27,16 @@ async def ask_async(question: str) -> str:
     )
     text: str = response.choices[0].message.content or ""
     return text
+
+
+def ask_claude(question: str) -> str:
+    from posthog.ai.anthropic import Anthropic
+
+    claude = Anthropic(posthog_client=posthog_client, api_key="sk-test")
+    message = claude.messages.create(
+        model="claude-x",
+        max_tokens=100,
+        messages=[{"role": "user", "content": question}],
+        posthog_distinct_id="u",
+    )
+    return str(message.content[0])

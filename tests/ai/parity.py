@@ -1,0 +1,71 @@
+"""Running the same scenario with our package and with posthog 3.25.0, and comparing the events."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.fake_llm import FakeLLM
+from tests.fake_server import FakePostHog
+
+REPO = Path(__file__).resolve().parents[2]
+REF_PYTHON = REPO / ".venv-ref" / "bin" / "python"
+HERE = Path(__file__).parent
+
+# Values that differ by nature: timing, generated ids, versions, the machine, the SDK's own text.
+VOLATILE = {
+    "$ai_latency",
+    "$lib_version",
+    "$python_version",
+    "$os",
+    "$os_version",
+    "$python_runtime",
+    "$ai_error",
+}
+
+
+def run_scenario(python: Path, cwd: Path, llm: FakeLLM, scenario: str) -> list[dict[str, Any]]:
+    """Run ``scenario`` (a file beside this one) with ``python``; return the events PostHog got."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    with FakePostHog() as posthog_server:
+        done = subprocess.run(
+            [str(python), str(HERE / scenario), llm.url, posthog_server.url],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return posthog_server.events()
+
+
+def ref_ready(module: str) -> bool:
+    """Whether .venv-ref has posthog 3.25.0 and the SDK ``module`` wraps."""
+    if not REF_PYTHON.exists():
+        return False
+    probe = subprocess.run(
+        [str(REF_PYTHON), "-c", f"import posthog.ai.{module}"], cwd="/", capture_output=True, timeout=60
+    )
+    return probe.returncode == 0
+
+
+def differences(ref: list[dict[str, Any]], ours: list[dict[str, Any]]) -> set[tuple[int, str]]:
+    """(event index, property) pairs that differ, volatile values aside."""
+    assert [(e["event"], e["distinct_id"]) for e in ours] == [(e["event"], e["distinct_id"]) for e in ref]
+    found = []
+    for index, (a, b) in enumerate(zip(ref, ours)):
+        pa, pb = a["properties"], b["properties"]
+        if "$ai_trace_id" not in pa or pa["$ai_trace_id"] != "trace-2":
+            pa.pop("$ai_trace_id", None)
+            pb.pop("$ai_trace_id", None)
+        for key in sorted(set(pa) | set(pb)):
+            if key in VOLATILE:
+                assert (key in pa) == (key in pb), (index, key)
+                continue
+            if pa.get(key, "<absent>") != pb.get(key, "<absent>"):
+                found.append((index, key))
+    return set(found)
