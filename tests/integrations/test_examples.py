@@ -61,3 +61,16 @@ def test_feature_flags_example() -> None:
     assert "Simple pricing" in lines["pricing-page payload for ada"]
     assert "asked the server" in lines["onboarding-v2 for ada"]
     assert "$feature_flag_called events sent: 4" in out
+
+
+def test_llm_openai_example() -> None:
+    pytest.importorskip("openai")
+
+    out = run_example("llm_openai.py")
+
+    assert "answer: Hello from the fake LLM." in out
+    assert "streamed: Hello from the fake LLM." in out
+    lines = [line for line in out.splitlines() if line.startswith("$ai_")]
+    assert [line.split()[0] for line in lines] == ["$ai_generation", "$ai_generation", "$ai_embedding"]
+    assert lines[0].split()[1] == "user-1"
+    assert '"$ai_input_tokens"' in lines[0]
