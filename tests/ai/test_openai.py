@@ -315,3 +315,12 @@ def test_import_posthog_imports_no_provider_sdk() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_model_comes_from_the_response_when_the_request_has_none(
+    llm: FakeLLM, recorder: RecordingClient
+) -> None:
+    llm.reply(text="from a stored prompt", model="gpt-4.1-2025-04-14")
+    _client(llm, recorder).responses.create(prompt={"id": "pmpt_123"}, input="Hi")
+    assert "model" not in llm.last.json
+    assert _only(recorder)["properties"]["$ai_model"] == "gpt-4.1-2025-04-14"
