@@ -45,7 +45,7 @@ test: lint typecheck pytest ## Lint, typecheck and run the whole suite
 demo: install ## Run the SDK against a local fake PostHog and show what it received
 	$(PY) examples/demo.py
 
-REF_STAMP := $(REF_VENV)/.installed-ai
+REF_STAMP := $(REF_VENV)/.installed-ai-2
 
 $(REF_PY):
 	$(PYTHON) -m venv $(REF_VENV)
@@ -53,7 +53,7 @@ $(REF_PY):
 
 # The provider SDKs of 3.25.0's day, for the posthog.ai parity tests.
 $(REF_STAMP): $(REF_PY)
-	$(REF_PY) -m pip install -q 'openai==1.75.0' 'anthropic==0.49.0'
+	$(REF_PY) -m pip install -q 'openai==1.75.0' 'anthropic==0.49.0' 'langchain==0.3.25' 'langchain-openai==0.3.16'
 	@touch $(REF_STAMP)
 
 ref-venv: $(REF_PY) $(REF_STAMP) ## Create .venv-ref with the reference posthog==3.25.0 (and its LLM SDKs)

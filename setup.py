@@ -41,6 +41,7 @@ setup(
         "sentry": ["sentry-sdk", "django>=4.2"],
         "openai": ["openai>=1.40"],
         "anthropic": ["anthropic>=0.40"],
+        "langchain": ["langchain-core>=0.3"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -52,6 +53,8 @@ setup(
             "sentry-sdk>=1.40",
             "openai>=1.40",
             "anthropic>=0.40",
+            "langchain-core>=0.3",
+            "langchain-openai>=0.3",
         ],
     },
     classifiers=[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -26,9 +27,16 @@ VOLATILE = {
 }
 
 
-def run_scenario(python: Path, cwd: Path, llm: FakeLLM, scenario: str) -> list[dict[str, Any]]:
-    """Run ``scenario`` (a file beside this one) with ``python``; return the events PostHog got."""
+def run_scenario(
+    python: Path, cwd: Path, llm: FakeLLM, scenario: str, *, ours_on_old_sdks: bool = False
+) -> list[dict[str, Any]]:
+    """Run ``scenario`` (a file beside this one) with ``python``; return the events PostHog got.
+
+    ``ours_on_old_sdks``: run our package from this checkout with ``python``'s SDKs (``.venv-ref``'s).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    if ours_on_old_sdks:
+        env["PYTHONPATH"] = str(REPO)
     with FakePostHog() as posthog_server:
         done = subprocess.run(
             [str(python), str(HERE / scenario), llm.url, posthog_server.url],
@@ -51,6 +59,24 @@ def ref_ready(module: str) -> bool:
         [str(REF_PYTHON), "-c", f"import posthog.ai.{module}"], cwd="/", capture_output=True, timeout=60
     )
     return probe.returncode == 0
+
+
+_ID_KEYS = ("$ai_trace_id", "$ai_span_id", "$ai_parent_id")
+
+
+def normalize_run_ids(events: list[dict[str, Any]]) -> None:
+    """Replace generated run ids (LangChain) by their order of first appearance, wherever they occur."""
+    seen: dict[str, str] = {}
+    for event in events:
+        for key in _ID_KEYS:
+            value = event["properties"].get(key)
+            if isinstance(value, str):
+                seen.setdefault(value, f"run-{len(seen)}")
+    for index, event in enumerate(events):
+        text = json.dumps(event)
+        for raw, alias in seen.items():
+            text = text.replace(raw, alias)
+        events[index] = json.loads(text)
 
 
 def differences(ref: list[dict[str, Any]], ours: list[dict[str, Any]]) -> set[tuple[int, str]]:
