@@ -143,6 +143,22 @@ def test_a_stream_closed_early_is_reported_once(llm: FakeLLM, recorder: Recordin
     assert len(recorder.events) == 1
 
 
+def test_a_stream_cut_off_by_the_provider_reports_the_error(llm: FakeLLM, recorder: RecordingClient) -> None:
+    llm.reply(text="this will not finish", chunks=6, break_after=3)
+    stream = _client(llm, recorder).messages.create(model="m", max_tokens=50, messages=MESSAGES, stream=True)
+    with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises, unchanged
+        for _ in stream:
+            pass
+    assert _only(recorder)["$ai_is_error"] is True
+
+
+def test_client_privacy_mode_hides_inputs_and_outputs(llm: FakeLLM) -> None:
+    quiet = RecordingClient("phc_ai", privacy_mode=True)
+    _client(llm, quiet).messages.create(model="m", max_tokens=50, messages=MESSAGES)
+    props = _only(quiet)
+    assert props["$ai_input"] is None and props["$ai_output_choices"] is None
+
+
 def test_provider_errors_are_reraised_after_the_event(llm: FakeLLM, recorder: RecordingClient) -> None:
     llm.fail_next(400, message="nope")
     with pytest.raises(anthropic.BadRequestError):

@@ -295,21 +295,29 @@ def test_events_reach_posthog(llm: FakeLLM) -> None:
     assert event["event"] == "$ai_generation" and event["distinct_id"] == "u"
 
 
-def test_without_the_sdk_the_import_names_the_extra() -> None:
+@pytest.mark.parametrize(
+    ("module", "sdk", "extra"),
+    [
+        ("openai", "openai", "openai"),
+        ("anthropic", "anthropic", "anthropic"),
+        ("langchain", "langchain_core", "langchain"),
+    ],
+)
+def test_without_the_sdk_the_import_names_the_extra(module: str, sdk: str, extra: str) -> None:
     script = (
-        "import sys; sys.modules['openai'] = None\n"
-        "try:\n    import posthog.ai.openai\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+        f"import sys; sys.modules[{sdk!r}] = None\n"
+        f"try:\n    import posthog.ai.{module}\nexcept ModuleNotFoundError as e:\n    print(e)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     )
-    assert "posthog[openai]" in out.stdout
+    assert f"posthog[{extra}]" in out.stdout
 
 
 def test_import_posthog_imports_no_provider_sdk() -> None:
     script = (
         "import sys, posthog, posthog.ai\n"
-        "print(sorted(m for m in ('openai', 'anthropic') if m in sys.modules))"
+        "print(sorted(m for m in ('openai', 'anthropic', 'langchain_core') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True

@@ -40,3 +40,9 @@ def ask_claude(question: str) -> str:
         posthog_distinct_id="u",
     )
     return str(message.content[0])
+
+
+def langchain_handler() -> object:
+    from posthog.ai.langchain import CallbackHandler
+
+    return CallbackHandler(posthog_client, distinct_id="user-1", properties={"conversation": "c-1"})
