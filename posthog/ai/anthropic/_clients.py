@@ -8,6 +8,7 @@ from typing import Any, Optional
 import anthropic
 
 from .._events import Call, model_parameters, send_event, split_kwargs
+from .._proxy import Proxy, Reporting
 from .._sanitize import with_system_prompt, without_base64
 from .._stream import TrackedAsyncStream, TrackedStream
 from ._extract import MessageStreamState, message_output, message_usage
@@ -71,16 +72,7 @@ def _report_state(
     _report(owner, call, kwargs, state.model, state.output(), state.usage_properties(), error)
 
 
-class _Proxy:
-    def __init__(self, original: Any, owner: Any) -> None:
-        self._original = original
-        self._owner = owner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._original, name)
-
-
-class _StreamManager(_Proxy):
+class _StreamManager(Proxy):
     """``messages.stream(...)``: the provider's own ``MessageStream`` inside ``with``, reported on exit."""
 
     def __init__(self, original: Any, owner: Any, call: Call, kwargs: dict[str, Any]) -> None:
@@ -126,7 +118,7 @@ class _StreamManager(_Proxy):
             self._finish(exc_info[1])
 
 
-class _Messages(_Proxy):
+class _Messages(Proxy):
     def create(self, **kwargs: Any) -> Any:
         """``messages.create``, reported as ``$ai_generation``."""
         call, kwargs = split_kwargs(kwargs)
@@ -150,7 +142,7 @@ class _Messages(_Proxy):
         return _StreamManager(self._original.stream(**kwargs), self._owner, call, kwargs)
 
 
-class _AsyncMessages(_Proxy):
+class _AsyncMessages(Proxy):
     async def create(self, **kwargs: Any) -> Any:
         """``messages.create``, reported as ``$ai_generation``."""
         call, kwargs = split_kwargs(kwargs)
@@ -174,68 +166,38 @@ class _AsyncMessages(_Proxy):
         return _StreamManager(self._original.stream(**kwargs), self._owner, call, kwargs)
 
 
-def _install(client: Any, posthog_client: Any, asynchronous: bool) -> None:
-    if posthog_client is None:
-        raise ValueError("posthog_client is required")
-    client._ph_client = posthog_client
-    client.messages = (_AsyncMessages if asynchronous else _Messages)(client.messages, client)
+class _AnthropicReporting(Reporting):
+    messages: Any  # the provider's own, plus the ``posthog_*`` keyword arguments
+
+    def _wrap_resources(self) -> None:
+        self.messages = (_AsyncMessages if self._ph_async else _Messages)(self.messages, self)
 
 
-class Anthropic(anthropic.Anthropic):
+class Anthropic(_AnthropicReporting, anthropic.Anthropic):
     """``anthropic.Anthropic`` whose messages are reported to PostHog."""
 
-    messages: Any
 
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=False)
-
-
-class AsyncAnthropic(anthropic.AsyncAnthropic):
+class AsyncAnthropic(_AnthropicReporting, anthropic.AsyncAnthropic):
     """``anthropic.AsyncAnthropic`` whose messages are reported to PostHog."""
 
-    messages: Any
-
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=True)
+    _ph_async = True
 
 
-class AnthropicBedrock(anthropic.AnthropicBedrock):
+class AnthropicBedrock(_AnthropicReporting, anthropic.AnthropicBedrock):
     """``anthropic.AnthropicBedrock``, reported to PostHog."""
 
-    messages: Any
 
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=False)
-
-
-class AsyncAnthropicBedrock(anthropic.AsyncAnthropicBedrock):
+class AsyncAnthropicBedrock(_AnthropicReporting, anthropic.AsyncAnthropicBedrock):
     """``anthropic.AsyncAnthropicBedrock``, reported to PostHog."""
 
-    messages: Any
-
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=True)
+    _ph_async = True
 
 
-class AnthropicVertex(anthropic.AnthropicVertex):
+class AnthropicVertex(_AnthropicReporting, anthropic.AnthropicVertex):
     """``anthropic.AnthropicVertex``, reported to PostHog."""
 
-    messages: Any
 
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=False)
-
-
-class AsyncAnthropicVertex(anthropic.AsyncAnthropicVertex):
+class AsyncAnthropicVertex(_AnthropicReporting, anthropic.AsyncAnthropicVertex):
     """``anthropic.AsyncAnthropicVertex``, reported to PostHog."""
 
-    messages: Any
-
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=True)
+    _ph_async = True

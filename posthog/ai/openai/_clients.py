@@ -8,6 +8,7 @@ from typing import Any, Optional
 import openai
 
 from .._events import Call, split_kwargs
+from .._proxy import Proxy, Reporting
 from .._stream import TrackedAsyncStream, TrackedStream
 from ._extract import ChatStreamState, ResponsesStreamState
 from ._report import (
@@ -21,17 +22,6 @@ from ._report import (
 __all__ = ["AsyncAzureOpenAI", "AsyncOpenAI", "AzureOpenAI", "OpenAI"]
 
 Report = Callable[[Any, Call, dict[str, Any], Any, Any, Optional[BaseException]], None]
-
-
-class _Proxy:
-    """Passes every attribute through to the provider's resource, except those it wraps."""
-
-    def __init__(self, original: Any, owner: Any) -> None:
-        self._original = original
-        self._owner = owner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._original, name)
 
 
 def _streaming(kwargs: dict[str, Any], chat: bool) -> dict[str, Any]:
@@ -83,7 +73,7 @@ async def _async_call(owner: Any, method: Callable[..., Any], kwargs: dict[str, 
     return result
 
 
-class _Completions(_Proxy):
+class _Completions(Proxy):
     def create(self, **kwargs: Any) -> Any:
         """``chat.completions.create``, reported as ``$ai_generation``."""
         return _sync_call(self._owner, self._original.create, kwargs, "chat")
@@ -93,7 +83,7 @@ class _Completions(_Proxy):
         return _sync_call(self._owner, self._original.parse, kwargs, "chat")
 
 
-class _AsyncCompletions(_Proxy):
+class _AsyncCompletions(Proxy):
     async def create(self, **kwargs: Any) -> Any:
         """``chat.completions.create``, reported as ``$ai_generation``."""
         return await _async_call(self._owner, self._original.create, kwargs, "chat")
@@ -103,110 +93,79 @@ class _AsyncCompletions(_Proxy):
         return await _async_call(self._owner, self._original.parse, kwargs, "chat")
 
 
-class _Chat(_Proxy):
-    def __init__(self, original: Any, owner: Any, completions: type[_Proxy]) -> None:
+class _Chat(Proxy):
+    def __init__(self, original: Any, owner: Any, completions: type[Proxy]) -> None:
         super().__init__(original, owner)
         self.completions = completions(original.completions, owner)
 
 
-class _Beta(_Proxy):
-    def __init__(self, original: Any, owner: Any, completions: type[_Proxy]) -> None:
+class _Beta(Proxy):
+    def __init__(self, original: Any, owner: Any, completions: type[Proxy]) -> None:
         super().__init__(original, owner)
         chat = getattr(original, "chat", None)
         if chat is not None and hasattr(chat, "completions"):
             self.chat = _Chat(chat, owner, completions)
 
 
-class _Embeddings(_Proxy):
+class _Embeddings(Proxy):
     def create(self, **kwargs: Any) -> Any:
         """``embeddings.create``, reported as ``$ai_embedding``."""
         return _sync_call(self._owner, self._original.create, kwargs, "embedding")
 
 
-class _AsyncEmbeddings(_Proxy):
+class _AsyncEmbeddings(Proxy):
     async def create(self, **kwargs: Any) -> Any:
         """``embeddings.create``, reported as ``$ai_embedding``."""
         return await _async_call(self._owner, self._original.create, kwargs, "embedding")
 
 
-class _Responses(_Proxy):
+class _Responses(Proxy):
     def create(self, **kwargs: Any) -> Any:
         """``responses.create``, reported as ``$ai_generation``."""
         return _sync_call(self._owner, self._original.create, kwargs, "responses")
 
 
-class _AsyncResponses(_Proxy):
+class _AsyncResponses(Proxy):
     async def create(self, **kwargs: Any) -> Any:
         """``responses.create``, reported as ``$ai_generation``."""
         return await _async_call(self._owner, self._original.create, kwargs, "responses")
 
 
-def _install(client: Any, posthog_client: Any, asynchronous: bool) -> None:
-    if posthog_client is None:
-        raise ValueError("posthog_client is required")
-    client._ph_client = posthog_client
-    completions: type[_Proxy] = _AsyncCompletions if asynchronous else _Completions
-    client.chat = _Chat(client.chat, client, completions)
-    client.embeddings = (_AsyncEmbeddings if asynchronous else _Embeddings)(client.embeddings, client)
-    responses = getattr(client, "responses", None)
-    if responses is not None:
-        client.responses = (_AsyncResponses if asynchronous else _Responses)(responses, client)
-    beta = getattr(client, "beta", None)
-    if beta is not None:
-        client.beta = _Beta(beta, client, completions)
+class _OpenAIReporting(Reporting):
+    # Wrapped resources: the provider's own, plus the ``posthog_*`` keyword arguments.
+    chat: Any
+    embeddings: Any
+    responses: Any
+    beta: Any
+
+    def _wrap_resources(self) -> None:
+        asynchronous = self._ph_async
+        completions: type[Proxy] = _AsyncCompletions if asynchronous else _Completions
+        self.chat = _Chat(self.chat, self, completions)
+        self.embeddings = (_AsyncEmbeddings if asynchronous else _Embeddings)(self.embeddings, self)
+        responses = getattr(self, "responses", None)
+        if responses is not None:
+            self.responses = (_AsyncResponses if asynchronous else _Responses)(responses, self)
+        beta = getattr(self, "beta", None)
+        if beta is not None:
+            self.beta = _Beta(beta, self, completions)
 
 
-class OpenAI(openai.OpenAI):
+class OpenAI(_OpenAIReporting, openai.OpenAI):
     """``openai.OpenAI`` whose chat, responses and embeddings calls are reported to PostHog."""
 
-    # Wrapped resources: the provider's own, plus the ``posthog_*`` keyword arguments.
-    chat: Any
-    embeddings: Any
-    responses: Any
-    beta: Any
 
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=False)
-
-
-class AsyncOpenAI(openai.AsyncOpenAI):
+class AsyncOpenAI(_OpenAIReporting, openai.AsyncOpenAI):
     """``openai.AsyncOpenAI`` whose chat, responses and embeddings calls are reported to PostHog."""
 
-    # Wrapped resources: the provider's own, plus the ``posthog_*`` keyword arguments.
-    chat: Any
-    embeddings: Any
-    responses: Any
-    beta: Any
-
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=True)
+    _ph_async = True
 
 
-class AzureOpenAI(openai.AzureOpenAI):
+class AzureOpenAI(_OpenAIReporting, openai.AzureOpenAI):
     """``openai.AzureOpenAI``, reported to PostHog."""
 
-    # Wrapped resources: the provider's own, plus the ``posthog_*`` keyword arguments.
-    chat: Any
-    embeddings: Any
-    responses: Any
-    beta: Any
 
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=False)
-
-
-class AsyncAzureOpenAI(openai.AsyncAzureOpenAI):
+class AsyncAzureOpenAI(_OpenAIReporting, openai.AsyncAzureOpenAI):
     """``openai.AsyncAzureOpenAI``, reported to PostHog."""
 
-    # Wrapped resources: the provider's own, plus the ``posthog_*`` keyword arguments.
-    chat: Any
-    embeddings: Any
-    responses: Any
-    beta: Any
-
-    def __init__(self, posthog_client: Any = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        _install(self, posthog_client, asynchronous=True)
+    _ph_async = True
