@@ -159,6 +159,13 @@ def test_client_privacy_mode_hides_inputs_and_outputs(llm: FakeLLM) -> None:
     assert props["$ai_input"] is None and props["$ai_output_choices"] is None
 
 
+def test_null_usage_fields_do_not_break_the_event(llm: FakeLLM, recorder: RecordingClient) -> None:
+    llm.reply(text="ok", usage=Usage(cached_tokens=None, cache_creation_tokens=None))
+    _client(llm, recorder).messages.create(model="m", max_tokens=50, messages=MESSAGES)
+    props = _only(recorder)
+    assert "$ai_cache_read_input_tokens" not in props and props["$ai_input_tokens"] == 10
+
+
 def test_provider_errors_are_reraised_after_the_event(llm: FakeLLM, recorder: RecordingClient) -> None:
     llm.fail_next(400, message="nope")
     with pytest.raises(anthropic.BadRequestError):
