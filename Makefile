@@ -17,7 +17,8 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP): $(PY) setup.py pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+	@# PYTHONWARNINGS: setuptools' note about editable installs is not for our users to read.
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(PY) ## Create the virtualenv (.venv)

@@ -90,8 +90,12 @@ def main() -> None:
         return 0 if server is None else len(server.requests_to("/flags"))
 
     def show(label: str, value: Any, before: int) -> None:
-        where = "asked the server" if flag_requests() > before else "decided locally"
-        print(f"  {label:<54} -> {value!r:<34} ({where})")
+        # Only the local fake server can tell whether a flag request was made.
+        if server is None:
+            where = ""
+        else:
+            where = "(asked the server)" if flag_requests() > before else "(decided locally)"
+        print(f"  {label:<54} -> {value!r:<34} {where}".rstrip())
 
     users = {"ada": {"plan": "pro", "region": "eu"}, "bob": {"plan": "free", "region": "us"}}
     for user, properties in users.items():

@@ -131,7 +131,7 @@ def _proxy() -> Client:
                 )
                 default_client = client
     # 3.x re-applies these two on every call, so toggling them at runtime works.
-    client.disabled = disabled or client.env_disabled
+    client.disabled = disabled
     client.debug = debug
     return client
 

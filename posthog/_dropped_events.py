@@ -37,13 +37,20 @@ class DropReason(str, Enum):
     EXPIRED = "expired"  # still undelivered after retry_buffer_age seconds
 
 
+class _Counts(dict[DropReason, int]):
+    """Counts per reason: ``counts[reason]`` is 0 for a reason that never occurred."""
+
+    def __missing__(self, key: DropReason) -> int:
+        return 0
+
+
 @dataclass(frozen=True)
 class DeliveryStats:
     """A read-only snapshot of a client's delivery counters."""
 
     queued: int = 0
     sent: int = 0
-    dropped: Mapping[DropReason, int] = field(default_factory=lambda: MappingProxyType({}))
+    dropped: Mapping[DropReason, int] = field(default_factory=lambda: MappingProxyType(_Counts()))
     pending: int = 0
 
     @property
@@ -75,9 +82,9 @@ class DropRecorder:
             log.warning("dropped %d more event(s) (%s) since the last report", count, reason.value)
 
     def counts(self) -> Mapping[DropReason, int]:
-        """A copy of the counters."""
+        """A copy of the counters; a reason that never occurred reads 0."""
         with self._lock:
-            return MappingProxyType(dict(self._counts))
+            return MappingProxyType(_Counts(self._counts))
 
     def record(
         self,

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Optional
 
-__all__ = ["set_debug"]
+__all__ = ["LoggingState", "restore", "set_debug", "snapshot"]
 
 log = logging.getLogger("posthog")
 
@@ -35,3 +35,22 @@ def set_debug(enabled: bool) -> None:
             if _handler is not None:
                 log.removeHandler(_handler)
                 _handler = None
+
+
+LoggingState = tuple[int, list[logging.Handler], bool, bool, Optional[logging.Handler], Optional[int]]
+
+
+def snapshot() -> LoggingState:
+    """Everything ``set_debug`` (and a test) can change on the ``posthog`` logger."""
+    with _lock:
+        return (log.level, list(log.handlers), log.propagate, log.disabled, _handler, _previous_level)
+
+
+def restore(state: LoggingState) -> None:
+    """Put the ``posthog`` logger back as :func:`snapshot` saw it."""
+    global _handler, _previous_level
+    with _lock:
+        log.setLevel(state[0])
+        log.handlers[:] = state[1]
+        log.propagate, log.disabled = state[2], state[3]
+        _handler, _previous_level = state[4], state[5]

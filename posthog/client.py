@@ -58,8 +58,24 @@ def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
     flags.stop(wait=False)
 
 
+_KILL_SWITCH = "POSTHOG_DISABLED"
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+# The environment as os.environ keeps it (CPython: a dict of encoded keys and values), for a
+# lookup cheap enough to make on every call; os.environ itself is the fallback.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_ENV_KEY: Any = getattr(os.environ, "encodekey", lambda key: key)(_KILL_SWITCH)
+
+
 def _env_disabled() -> bool:
-    return os.environ.get("POSTHOG_DISABLED", "").strip().lower() in {"1", "true", "yes", "on"}
+    """Whether ``POSTHOG_DISABLED`` is set to a true value right now."""
+    if _ENV_DATA is not None:
+        raw = _ENV_DATA.get(_ENV_KEY)
+        if raw is None:
+            return False
+        value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    else:  # pragma: no cover - interpreters without os.environ._data
+        value = os.environ.get(_KILL_SWITCH, "")
+    return value.strip().lower() in _TRUTHY
 
 
 class Client(FlagMethods):
@@ -117,9 +133,7 @@ class Client(FlagMethods):
         self.timeout = timeout
         self.poll_interval = poll_interval
         self.feature_flags_request_timeout_seconds = feature_flags_request_timeout_seconds
-        #: POSTHOG_DISABLED=1 in the environment disables every client, however it was built.
-        self.env_disabled = _env_disabled()
-        self.disabled = disabled or self.env_disabled
+        self._disabled = bool(disabled)
         self.disable_geoip = disable_geoip
         self.historical_migration = historical_migration
         self.super_properties = super_properties
@@ -171,6 +185,20 @@ class Client(FlagMethods):
             self.exception_capture = ExceptionCapture(self, integrations=exception_autocapture_integrations)
 
     # --- settings that act when changed ----------------------------------------------------
+    @property
+    def env_disabled(self) -> bool:
+        """``POSTHOG_DISABLED=1`` in the environment: every client is disabled, however and whenever built."""
+        return _env_disabled()
+
+    @property
+    def disabled(self) -> bool:
+        """Every call is a no-op (also when ``POSTHOG_DISABLED`` is set, checked on each call)."""
+        return self._disabled or self.env_disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self._disabled = bool(value)
+
     @property
     def debug(self) -> bool:
         """Show the SDK's debug logging (on the ``posthog`` logger only)."""

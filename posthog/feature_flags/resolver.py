@@ -170,6 +170,8 @@ class FlagResolver:
     def _poll(self) -> Optional[float]:
         """One fetch; returns a shorter wait after a failure (backoff up to the poll interval)."""
         try:
+            if self._client.disabled:  # e.g. POSTHOG_DISABLED set after the client was built
+                return None
             self._fetch(raise_auth_errors=False)
         except ReferenceError:  # the client was garbage-collected: stop polling for it
             self.stop()

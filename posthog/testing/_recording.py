@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final, Optional, Union
 
-from ..client import Client
+from ..client import Client, Posthog
 from ..feature_flags.resolver import FlagResolver
 from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
 from ._flags import DefinitionsSource, FlagOverrides, load_definitions
@@ -184,8 +184,10 @@ class _RecordingFlags(FlagResolver):
         """Nothing to fetch: the definitions are the ones given."""
 
 
-class RecordingClient(Client):
-    """A ``Client`` for tests: same API, no threads, no network; every accepted message is kept.
+class RecordingClient(Posthog):
+    """A ``Posthog`` client for tests: same API, no threads, no network; every accepted message is kept.
+
+    It is a ``Posthog`` (and so a ``Client``): inject it wherever your code expects one.
 
     ``events`` holds each message as PostHog would receive it (uuid, timestamp, ``$lib``, cleaned
     properties), in call order. Flags come from ``flags`` (a :class:`FlagOverrides`, or a plain
@@ -213,7 +215,6 @@ class RecordingClient(Client):
         options.setdefault("host", _NOWHERE)
         disabled = bool(options.get("disabled", False))
         super().__init__(api_key, send=False, **options)
-        self.env_disabled = False
         self.disabled = disabled
         self._recording_lock = threading.Lock()
         self._events: list[dict[str, Any]] = []
@@ -241,6 +242,11 @@ class RecordingClient(Client):
         definitions = overrides.definitions if overrides.definitions is not None else self._definitions
         self._overrides = overrides
         self._flags = _RecordingFlags(self, overrides, definitions)
+
+    @property
+    def env_disabled(self) -> bool:
+        """A recorder ignores ``POSTHOG_DISABLED``: it never sends anything anyway."""
+        return False
 
     @property
     def events(self) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from .. import _logging
 from .._options import FACADE_SETTINGS
 from .._package import facade
 from ._recording import RecordingClient
@@ -33,6 +34,8 @@ def posthog_recorder() -> Iterator[RecordingClient]:
     and the previous default client and every module setting are put back afterwards.
     """
     saved_settings = {name: getattr(posthog, name) for name in FACADE_SETTINGS}
+    # posthog.debug = True changes the "posthog" logger (level, a stream handler): put it back too.
+    saved_logging = _logging.snapshot()
     recorder = RecordingClient(
         posthog.project_api_key or posthog.api_key or "phc_test",
         super_properties=posthog.super_properties,
@@ -52,3 +55,4 @@ def posthog_recorder() -> Iterator[RecordingClient]:
         for name, value in saved_settings.items():
             setattr(posthog, name, value)
         recorder.shutdown(timeout=0)
+        _logging.restore(saved_logging)

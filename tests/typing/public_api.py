@@ -121,3 +121,12 @@ def flag_types(flag: FeatureFlag) -> FlagValue:
 
 def version() -> str:
     return posthog.VERSION + posthog.__version__
+
+
+def uses_an_injected_recorder() -> None:
+    from posthog.testing import RecordingClient
+
+    def checkout(client: posthog.Posthog, user: str) -> None:
+        client.capture(user, "order completed")
+
+    checkout(RecordingClient("phc_test"), "user-1")
