@@ -3,6 +3,7 @@ leaves no logging behind, every drop reason reads 0 on a fresh client."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -84,3 +85,34 @@ def test_the_kill_switch_set_after_construction_disables_the_client(
         client.shutdown(timeout=2)
     assert [e["event"] for e in fake_server.events()] == ["before", "again"]
     assert fake_server.requests_to("/flags") == []
+
+
+def test_an_offline_client_with_send_false_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a network guard in a user's suite does (pytest-socket and the like): refuse every connect.
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network access in a test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    definitions = {
+        "flags": [
+            {
+                "key": "new-checkout",
+                "active": True,
+                "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]},
+            }
+        ],
+        "group_type_mapping": {},
+        "cohorts": {},
+    }
+    client = posthog.Posthog("phc_test", flag_definitions=definitions, send=False)
+    try:
+        assert client.feature_enabled("new-checkout", "user-1") is True  # sends $feature_flag_called
+        assert client.get_feature_flag("unknown-flag", "user-1") is None  # would need the server
+        assert client.capture("user-1", "checkout")[0] is True
+        assert client.flush(timeout=2) == 0
+    finally:
+        client.shutdown(timeout=2)
+    assert attempts == []
