@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-# Run from a checkout without installing: make `posthog` and `tests.fake_server` importable.
+# Run from a checkout without installing: make `posthog` importable.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -38,7 +38,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def main() -> int:
     server = None
     if "POSTHOG_HOST" not in os.environ:
-        from tests.fake_server import FakePostHog
+        from posthog.testing import FakePostHog
 
         server = FakePostHog().start()
         posthog.host = server.url

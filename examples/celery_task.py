@@ -2,7 +2,7 @@
 
 A worker process may run for days, or be killed without reaching interpreter exit, so do not
 rely on the exit hook: wrap the task body in ``posthog.scope_flush``. The client and its thread
-are created once per worker process (forked pool processes get their own, see STYLE.md) and
+are created once per worker process (a forked pool process gets its own: the client is fork-safe) and
 reused by every task; the flush only waits for what is queued.
 
 This file does not need Celery: without it, ``process_order`` is a plain function (which is
@@ -46,7 +46,7 @@ if Celery is not None:
 def main() -> int:
     server = None
     if "POSTHOG_HOST" not in os.environ:
-        from tests.fake_server import FakePostHog
+        from posthog.testing import FakePostHog
 
         server = FakePostHog().start()
         posthog.host = server.url

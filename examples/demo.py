@@ -1,6 +1,6 @@
 """`make demo`: run the SDK against a local PostHog-compatible server and show what it received.
 
-Starts `python -m tests.fake_server` in its own process, sends a few events through the module
+Starts `python -m posthog.testing.fake_server` in its own process, sends a few events through the module
 API, evaluates some feature flags (locally where possible, remotely otherwise), then prints
 every request the server got.
 """
@@ -85,7 +85,7 @@ def _control(url: str, path: str, body: Any = None) -> Any:
 
 def _start_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_server", "--max-seconds", "120"],
+        [sys.executable, "-m", "posthog.testing.fake_server", "--max-seconds", "120"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

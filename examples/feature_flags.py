@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-# Run from a checkout without installing: make `posthog` and `tests.fake_server` importable.
+# Run from a checkout without installing: make `posthog` importable.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -71,7 +71,7 @@ def main() -> None:
     host = os.environ.get("POSTHOG_HOST")
     personal_key = os.environ.get("POSTHOG_PERSONAL_API_KEY", "phx_example_personal_key")
     if not host:
-        from tests.fake_server import FakePostHog
+        from posthog.testing import FakePostHog
 
         server = FakePostHog().start()
         server.personal_api_key = personal_key

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-# Run from a checkout without installing: make `posthog` and `tests.fake_*` importable.
+# Run from a checkout: make `posthog` and the test suite's fake LLM provider (`tests.fake_llm`) importable.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -25,8 +25,8 @@ def main() -> int:
     fakes = []
     host, base_url = os.environ.get("POSTHOG_HOST"), None
     if not host or not os.environ.get("OPENAI_API_KEY"):
+        from posthog.testing import FakePostHog
         from tests.fake_llm import FakeLLM
-        from tests.fake_server import FakePostHog
 
         posthog_server, llm = FakePostHog().start(), FakeLLM().start()
         fakes = [posthog_server, llm]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-# Run from a checkout without installing: make `posthog` and `tests.fake_server` importable.
+# Run from a checkout without installing: make `posthog` importable.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
@@ -22,7 +22,7 @@ def main() -> int:
     server = None
     host = os.environ.get("POSTHOG_HOST")
     if not host:
-        from tests.fake_server import FakePostHog
+        from posthog.testing import FakePostHog
 
         server = FakePostHog().start()
         host = server.url

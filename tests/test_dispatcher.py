@@ -267,6 +267,10 @@ def test_flush_waits_only_for_events_queued_before_the_call(
     result: list[int] = []
     flusher = threading.Thread(target=lambda: result.append(client.flush(timeout=5)))
 
+    # A is on its way (in the sender's batch) before B exists: batches merge what waits together.
+    wait_until(
+        lambda: client._dispatcher.outbox.pending() == 1 and client._dispatcher.outbox.waiting_size == 0
+    )
     started = time.monotonic()
     flusher.start()
     wait_until(lambda: client._dispatcher.urgent, timeout=2)  # the flush is waiting

@@ -17,7 +17,7 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [HERE, REPO]  # the demo project, and `posthog`/`tests.fake_server` from the checkout
+sys.path[:0] = [HERE, REPO]  # the demo project, and `posthog` from the checkout
 
 SENTRY_DSN = "http://public@127.0.0.1:9/1"  # never contacted: the transport below records instead
 sentry_events: list[dict[str, Any]] = []
@@ -26,7 +26,7 @@ sentry_events: list[dict[str, Any]] = []
 def main() -> int:
     server = None
     if not os.environ.get("POSTHOG_HOST"):
-        from tests.fake_server import FakePostHog
+        from posthog.testing import FakePostHog
 
         server = FakePostHog().start()
         server.set_remote_flags({"new-checkout": True})

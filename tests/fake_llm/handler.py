@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_server.server import Headers, RecordedRequest
+from tests.fake_server import Headers, RecordedRequest
 
 from . import anthropic_wire, openai_wire
 from .script import Drop, Exchange, Failure, Frame, Reply, Step

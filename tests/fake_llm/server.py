@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from tests.fake_server.server import RecordedRequest
+from tests.fake_server import RecordedRequest
 
 from .handler import HOST, LLMHTTPServer, route_of
 from .script import Drop, Failure, Reply, Step

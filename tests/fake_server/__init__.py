@@ -1,8 +1,15 @@
-"""PostHog-compatible fake server for tests, ``make demo`` and ``make bench`` (127.0.0.1 only)."""
+"""The tests' name for the fake PostHog, which ships as ``posthog.testing.fake_server``."""
 
 from __future__ import annotations
 
-from .scenarios import Fault, FaultKind, FaultPlan
-from .server import FakePostHog, Headers, RecordedRequest, SilentServer
+from posthog.testing.fake_server import (
+    FakePostHog,
+    Fault,
+    FaultKind,
+    FaultPlan,
+    Headers,
+    RecordedRequest,
+    SilentServer,
+)
 
 __all__ = ["FakePostHog", "Fault", "FaultKind", "FaultPlan", "Headers", "RecordedRequest", "SilentServer"]
