@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +76,22 @@ def test_llm_openai_example() -> None:
     assert [line.split()[0] for line in lines] == ["$ai_generation", "$ai_generation", "$ai_embedding"]
     assert lines[0].split()[1] == "user-1"
     assert '"$ai_input_tokens"' in lines[0]
+
+
+@pytest.mark.parametrize("name", ["quickstart.py", "feature_flags.py", "aws_lambda.py", "celery_task.py"])
+def test_examples_run_without_the_checkouts_tests(name: str, tmp_path: Path) -> None:
+    # Copied out of the checkout: only the installed package is importable, not `tests`.
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    shutil.copy(os.path.join(REPO, "examples", name), examples / name)
+    env = {k: v for k, v in os.environ.items() if k not in ("POSTHOG_HOST", "PYTHONPATH")}
+    result = subprocess.run(
+        [sys.executable, str(examples / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No module named 'tests'" not in result.stderr
