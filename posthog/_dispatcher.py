@@ -43,6 +43,7 @@ DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 #: Backlog (queued events, or encoded bytes waiting behind the request in flight) past which
 #: ``put`` yields the interpreter lock every 128 events.
 _BACKLOG_EVENTS: Final = 200
+_HAND_OFF: Final = 1e-6
 _BACKLOG_BYTES: Final = 64 * 1024
 
 
@@ -203,9 +204,10 @@ class EventDispatcher:
             self._start()
         elif not self.queue.puts & 127 and self._backlogged():
             # A backlog is building: hand the interpreter lock to the encoder and sender now
-            # rather than making them wait for the interpreter's switch interval. (sleep(0)
-            # gives them time to take it; os.sched_yield would take it straight back.)
-            time.sleep(0)
+            # rather than making them wait for the interpreter's switch interval. A real sleep
+            # (tens of microseconds) gives them time to take it; sleep(0) on Python < 3.11 and
+            # os.sched_yield return before they can.
+            time.sleep(_HAND_OFF)
         return True
 
     def _backlogged(self) -> bool:

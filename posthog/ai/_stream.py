@@ -1,29 +1,34 @@
 """Provider streams passed through unchanged, reported once when they end.
 
 The wrapper keeps the provider's contract: iteration, ``with`` / ``async with``, ``close()`` /
-``aclose()``, and every other attribute (``response``...) reach the provider's object, and
-``isinstance`` sees the provider's class. Each item is shown to ``on_item`` (which must not
-change it); ``on_end(error)`` runs once: when the stream is exhausted, fails, is closed, is left
-through ``with``, or is garbage-collected unfinished.
+``aclose()``, and every other attribute (``response``...) reach the provider's object, and the
+wrapper's class is a subclass of the provider's (made once per class), so ``isinstance`` holds
+even for SDKs whose stream classes check it in their own way. Each item is shown to ``on_item``
+(which must not change it); ``on_end(error)`` runs once: when the stream is exhausted, fails, is
+closed, is left through ``with``, or is garbage-collected unfinished.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Optional
 
-__all__ = ["TrackedAsyncStream", "TrackedStream"]
+__all__ = ["TrackedAsyncStream", "TrackedStream", "track"]
 
 log = logging.getLogger("posthog")
 
 OnItem = Callable[[Any], None]
 OnEnd = Callable[[Optional[BaseException]], None]
 
+_OWN = frozenset({"_inner", "_on_item", "_on_end", "_iterator", "_ended"})
+_classes: dict[tuple[type, bool], type] = {}
+_classes_lock = threading.Lock()
+
 
 class _Tracked:
-    __slots__ = ("_ended", "_inner", "_iterator", "_on_end", "_on_item")
-
     def __init__(self, inner: Any, on_item: OnItem, on_end: OnEnd) -> None:
         self._inner = inner
         self._on_item = on_item
@@ -31,11 +36,9 @@ class _Tracked:
         self._iterator: Any = None
         self._ended = False
 
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:  # isinstance(wrapped, openai.Stream) stays true
-        return type(self._inner)
-
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in _OWN:
+            raise AttributeError(name)
         return getattr(self._inner, name)
 
     def _seen(self, item: Any) -> None:
@@ -54,16 +57,16 @@ class _Tracked:
             log.warning("could not report a finished stream", exc_info=True)
 
     def __del__(self) -> None:
+        if sys.is_finalizing():  # nothing can be sent any more
+            return
         try:
             self._end(None)
-        except Exception:  # pragma: no cover - interpreter shutdown
+        except Exception:  # pragma: no cover - a half-built object
             pass
 
 
 class TrackedStream(_Tracked):
     """A synchronous provider stream, reported once."""
-
-    __slots__ = ()
 
     def __iter__(self) -> TrackedStream:
         return self
@@ -105,8 +108,6 @@ class TrackedStream(_Tracked):
 
 class TrackedAsyncStream(_Tracked):
     """An asynchronous provider stream, reported once."""
-
-    __slots__ = ()
 
     def __aiter__(self) -> TrackedAsyncStream:
         return self
@@ -152,3 +153,26 @@ class TrackedAsyncStream(_Tracked):
             await closer()
         finally:
             self._end(None)
+
+
+def _tracked_class(base: type, asynchronous: bool) -> type:
+    """Our stream behaviour over the provider's stream class (a subclass, for ``isinstance``)."""
+    key = (base, asynchronous)
+    cls = _classes.get(key)
+    if cls is None:
+        mixin = TrackedAsyncStream if asynchronous else TrackedStream
+        try:
+            cls = type(mixin.__name__, (mixin, base), {"__module__": mixin.__module__})
+        except TypeError:  # a class that cannot be subclassed: the plain wrapper still works
+            cls = mixin
+        with _classes_lock:
+            _classes.setdefault(key, cls)
+    return cls
+
+
+def track(inner: Any, on_item: OnItem, on_end: OnEnd, *, asynchronous: bool = False) -> Any:
+    """Wrap the provider's stream ``inner``; the result is an instance of ``inner``'s class."""
+    cls = _tracked_class(type(inner), asynchronous)
+    wrapped: Any = object.__new__(cls)
+    _Tracked.__init__(wrapped, inner, on_item, on_end)
+    return wrapped

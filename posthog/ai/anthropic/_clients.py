@@ -10,7 +10,7 @@ import anthropic
 from .._events import Call, model_parameters, send_event, split_kwargs
 from .._proxy import Proxy, Reporting
 from .._sanitize import with_system_prompt, without_base64
-from .._stream import TrackedAsyncStream, TrackedStream
+from .._stream import track
 from ._extract import MessageStreamState, message_output, message_usage
 
 __all__ = [
@@ -130,9 +130,7 @@ class _Messages(Proxy):
             raise
         if kwargs.get("stream"):
             state = MessageStreamState()
-            return TrackedStream(
-                result, state.add, lambda error: _report_state(owner, call, kwargs, state, error)
-            )
+            return track(result, state.add, lambda error: _report_state(owner, call, kwargs, state, error))
         _report_message(owner, call, kwargs, result, None)
         return result
 
@@ -154,8 +152,11 @@ class _AsyncMessages(Proxy):
             raise
         if kwargs.get("stream"):
             state = MessageStreamState()
-            return TrackedAsyncStream(
-                result, state.add, lambda error: _report_state(owner, call, kwargs, state, error)
+            return track(
+                result,
+                state.add,
+                asynchronous=True,
+                on_end=lambda error: _report_state(owner, call, kwargs, state, error),
             )
         _report_message(owner, call, kwargs, result, None)
         return result

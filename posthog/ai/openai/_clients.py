@@ -9,7 +9,7 @@ import openai
 
 from .._events import Call, split_kwargs
 from .._proxy import Proxy, Reporting
-from .._stream import TrackedAsyncStream, TrackedStream
+from .._stream import track
 from ._extract import ChatStreamState, ResponsesStreamState
 from ._report import (
     report_chat,
@@ -47,7 +47,7 @@ def _sync_call(owner: Any, method: Callable[..., Any], kwargs: dict[str, Any], k
     if kwargs.get("stream") and kind != "embedding":
         state: Any = ChatStreamState() if kind == "chat" else ResponsesStreamState()
         end = report_chat_stream if kind == "chat" else report_responses_stream
-        return TrackedStream(result, state.add, lambda error: end(ph, call, kwargs, base_url, state, error))
+        return track(result, state.add, lambda error: end(ph, call, kwargs, base_url, state, error))
     report(ph, call, kwargs, base_url, result, None)
     return result
 
@@ -66,8 +66,11 @@ async def _async_call(owner: Any, method: Callable[..., Any], kwargs: dict[str, 
     if kwargs.get("stream") and kind != "embedding":
         state: Any = ChatStreamState() if kind == "chat" else ResponsesStreamState()
         end = report_chat_stream if kind == "chat" else report_responses_stream
-        return TrackedAsyncStream(
-            result, state.add, lambda error: end(ph, call, kwargs, base_url, state, error)
+        return track(
+            result,
+            state.add,
+            asynchronous=True,
+            on_end=lambda error: end(ph, call, kwargs, base_url, state, error),
         )
     report(ph, call, kwargs, base_url, result, None)
     return result
