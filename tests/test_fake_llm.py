@@ -16,7 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import anthropic
-import httpx2
+
+try:  # the SDKs moved from httpx to its successor httpx2
+    import httpx2
+except ImportError:  # pragma: no cover - older SDK releases
+    import httpx as httpx2  # type: ignore[no-redef]
 import openai
 import pytest
 from anthropic.types import Message
