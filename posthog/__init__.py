@@ -14,10 +14,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, TypeVar
 
+from ._client_events import warn_context
 from ._dropped_events import DeliveryStats, DropReason
 from ._invocation import flush_after, scope_flush
 from ._options import DEFAULTS
-from .client import Client, Posthog, warn_context
+from .client import Client, Posthog
 from .exception_capture import Integrations
 from .exceptions import (
     APIError,
