@@ -143,3 +143,29 @@ class _Broken:
 def test_a_posthog_failure_never_reaches_the_chain(llm: FakeLLM) -> None:
     llm.script(Reply(text="fine"))
     assert _chain(llm).invoke({"topic": "x"}, config={"callbacks": [CallbackHandler(_Broken())]}) == "fine"
+
+
+def test_an_agent_run_keeps_its_trace_and_reports_its_actions(recorder: RecordingClient) -> None:
+    # The callbacks in the order an agent executor makes them (actions and finish on the agent's run).
+    from uuid import uuid4
+
+    from langchain_core.agents import AgentAction, AgentFinish
+
+    handler = CallbackHandler(recorder, distinct_id="u")
+    agent, tool_run = uuid4(), uuid4()
+    handler.on_chain_start({"name": "AgentExecutor"}, {"input": "weather?"}, run_id=agent)
+    handler.on_agent_action(AgentAction("weather", {"city": "Paris"}, "calling weather"), run_id=agent)
+    handler.on_tool_start({"name": "weather"}, "Paris", run_id=tool_run, parent_run_id=agent)
+    handler.on_tool_end("sunny", run_id=tool_run, parent_run_id=agent)
+    handler.on_agent_finish(AgentFinish({"output": "It is sunny"}, "done"), run_id=agent)
+    handler.on_chain_end({"output": "It is sunny"}, run_id=agent)
+
+    events = [(e["event"], e["properties"]) for e in recorder.events]
+    assert [name for name, _ in events] == ["$ai_span", "$ai_span", "$ai_trace"]
+    action, tool_span, trace = (props for _, props in events)
+    assert action["$ai_span_name"] == "weather" and action["$ai_input_state"] == {"city": "Paris"}
+    assert action["$ai_parent_id"] == tool_span["$ai_parent_id"] == str(agent)
+    assert trace["$ai_span_name"] == "AgentExecutor" and trace["$ai_output_state"] == {
+        "output": "It is sunny"
+    }
+    assert {props["$ai_trace_id"] for _, props in events} == {str(agent)}

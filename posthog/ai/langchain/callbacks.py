@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from langchain_core.callbacks import BaseCallbackHandler
 
@@ -108,17 +108,19 @@ class CallbackHandler(BaseCallbackHandler):
                 seen += 1
         return str(root)
 
-    def _send(self, event: str, run_id: UUID, props: dict[str, Any]) -> None:
-        trace_id = self._trace_of(run_id)
-        with self._lock:
-            self._runs.pop(run_id, None)
-        call = Call(
+    def _call(self, run_id: UUID) -> Call:
+        return Call(
             distinct_id=self._distinct_id,
-            trace_id=trace_id,
+            trace_id=self._trace_of(run_id),
             properties=self._properties,
             privacy_mode=self._privacy_mode,
             groups=self._groups,
         )
+
+    def _send(self, event: str, run_id: UUID, props: dict[str, Any]) -> None:
+        call = self._call(run_id)
+        with self._lock:
+            self._runs.pop(run_id, None)
         send_event(self._client, event, call, props)
 
     def _end_span(self, run_id: UUID, output: Any, error: Optional[BaseException]) -> None:
@@ -206,20 +208,22 @@ class CallbackHandler(BaseCallbackHandler):
         """A retriever failed."""
         self._end_span(run_id, None, error)
 
-    def on_agent_action(
-        self, action: Any, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any
-    ) -> None:
-        """An agent decided on a tool: a span named after it."""
+    def on_agent_action(self, action: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """An agent decided on a tool: a span named after the tool, under the agent's run."""
         try:
-            tool = str(getattr(action, "tool", "agent action"))
-            run = self._start(run_id, parent_run_id, tool, getattr(action, "tool_input", None))
-            run.started = time.monotonic()
+            props: dict[str, Any] = {
+                "$ai_input_state": as_state(getattr(action, "tool_input", None)),
+                "$ai_latency": 0.0,
+                "$ai_span_name": str(getattr(action, "tool", "agent action")),
+                "$ai_span_id": str(uuid4()),
+                "$ai_parent_id": str(run_id),
+            }
+            send_event(self._client, "$ai_span", self._call(run_id), props)
         except Exception:
-            log.warning("could not record a LangChain agent action", exc_info=True)
+            log.warning("could not report a LangChain agent action", exc_info=True)
 
     def on_agent_finish(self, finish: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        """An agent finished."""
-        self._end_span(run_id, getattr(finish, "return_values", None), None)
+        """An agent finished: its chain's end reports the run."""
 
     # --- models -------------------------------------------------------------------------------
     def _start_generation(
