@@ -148,11 +148,6 @@ class EventQueue:
         self._ready.set()
 
     # --- the ledger -----------------------------------------------------------------------
-    def hold(self, token: int, lowest: int) -> None:
-        """``token`` now carries messages numbered from ``lowest`` on."""
-        with self._mutex:
-            self._holders[token] = lowest
-
     def hold_like(self, token: int, model: int) -> None:
         """``token`` carries messages from the same point as ``model`` (a chunk split in two)."""
         with self._mutex:

@@ -60,16 +60,27 @@ def test_fast_path_text_equals_the_general_encoding_of_the_returned_message(seed
         assert sent["properties"] == {**msg["properties"]}  # the returned message is what was sent
 
 
-def test_fast_path_is_taken_for_plain_properties_and_not_for_others() -> None:
-    # Not observable on the wire by design; checked through what each path does with a key
-    # the SDK sets: the general path lets the SDK win, exactly as 3.x merged the dicts.
-    client = RecordingClient("phc_wire")
+def test_keys_the_sdk_sets_are_merged_once_as_3x_merged_them() -> None:
+    # Properties using a key the SDK sets leave the fast path: the SDK's $lib wins, the caller's
+    # $os wins over the system context, and no key appears twice in the text sent.
+
+    class TextKeeper(RecordingClient):
+        texts: list[str] = []
+
+        def _deliver(self, msg: dict[str, Any], text: str) -> bool:
+            self.texts.append(text)
+            return super()._deliver(msg, text)
+
+    client = TextKeeper("phc_wire")
     client.capture("u", "e", {"$lib": "mine", "a": 1})
     client.capture("u", "e", {"$os": "MyOS"})
     first, second = client.events
     assert first["properties"]["$lib"] == "posthog-python" and first["properties"]["a"] == 1
     assert second["properties"]["$os"] == "MyOS"  # the caller's value wins over the system context
-    assert sum(1 for key in second["properties"] if key == "$os") == 1
+    for text in client.texts:
+        top = json.loads(text, object_pairs_hook=lambda items: items)  # every object as its pairs
+        keys = [key for key, _ in dict(top)["properties"]]
+        assert len(keys) == len(set(keys)), text
 
 
 def test_super_properties_and_values_needing_conversion_reach_the_wire() -> None:

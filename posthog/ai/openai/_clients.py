@@ -3,77 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 import openai
 
-from .._events import Call, split_kwargs
 from .._proxy import Proxy, Reporting
-from .._stream import track
-from ._extract import ChatStreamState, ResponsesStreamState
-from ._report import (
-    report_chat,
-    report_chat_stream,
-    report_embedding,
-    report_responses,
-    report_responses_stream,
-)
+from ._report import Job
 
 __all__ = ["AsyncAzureOpenAI", "AsyncOpenAI", "AzureOpenAI", "OpenAI"]
 
-Report = Callable[[Any, Call, dict[str, Any], Any, Any, Optional[BaseException]], None]
-
-
-def _streaming(kwargs: dict[str, Any], chat: bool) -> dict[str, Any]:
-    if chat and kwargs.get("stream"):
-        # Usage arrives only when asked for (as 3.x did).
-        options = dict(kwargs.get("stream_options") or {})
-        options["include_usage"] = True
-        kwargs = {**kwargs, "stream_options": options}
-    return kwargs
-
 
 def _sync_call(owner: Any, method: Callable[..., Any], kwargs: dict[str, Any], kind: str) -> Any:
-    call, kwargs = split_kwargs(kwargs)
-    kwargs = _streaming(kwargs, kind == "chat")
-    ph = owner._ph_client
-    base_url = getattr(owner, "base_url", "")
-    report: Report = {"chat": report_chat, "responses": report_responses, "embedding": report_embedding}[kind]
+    job = Job(owner, kwargs, kind)
     try:
-        result = method(**kwargs)
+        result = method(**job.kwargs)
     except Exception as exc:
-        report(ph, call, kwargs, base_url, None, exc)
+        job.failed(exc)
         raise
-    if kwargs.get("stream") and kind != "embedding":
-        state: Any = ChatStreamState() if kind == "chat" else ResponsesStreamState()
-        end = report_chat_stream if kind == "chat" else report_responses_stream
-        return track(result, state.add, lambda error: end(ph, call, kwargs, base_url, state, error))
-    report(ph, call, kwargs, base_url, result, None)
-    return result
+    return job.finished(result, asynchronous=False)
 
 
 async def _async_call(owner: Any, method: Callable[..., Any], kwargs: dict[str, Any], kind: str) -> Any:
-    call, kwargs = split_kwargs(kwargs)
-    kwargs = _streaming(kwargs, kind == "chat")
-    ph = owner._ph_client
-    base_url = getattr(owner, "base_url", "")
-    report: Report = {"chat": report_chat, "responses": report_responses, "embedding": report_embedding}[kind]
+    job = Job(owner, kwargs, kind)
     try:
-        result = await method(**kwargs)
+        result = await method(**job.kwargs)
     except Exception as exc:
-        report(ph, call, kwargs, base_url, None, exc)
+        job.failed(exc)
         raise
-    if kwargs.get("stream") and kind != "embedding":
-        state: Any = ChatStreamState() if kind == "chat" else ResponsesStreamState()
-        end = report_chat_stream if kind == "chat" else report_responses_stream
-        return track(
-            result,
-            state.add,
-            asynchronous=True,
-            on_end=lambda error: end(ph, call, kwargs, base_url, state, error),
-        )
-    report(ph, call, kwargs, base_url, result, None)
-    return result
+    return job.finished(result, asynchronous=True)
 
 
 class _Completions(Proxy):

@@ -105,6 +105,10 @@ class ChatStreamState:
                 slot["name"] += _get(function, "name") or ""
                 slot["arguments"] += _get(function, "arguments") or ""
 
+    def usage_properties(self) -> dict[str, Any]:
+        """Token counts for what was streamed."""
+        return chat_usage(self.usage, streamed=True)
+
     def output(self) -> list[dict[str, Any]]:
         """``$ai_output_choices`` for what was streamed."""
         out = []
@@ -187,6 +191,6 @@ class ResponsesStreamState:
             return responses_output(self.response)
         return [{"role": "assistant", "content": self.text}] if self.text else []
 
-    def usage(self) -> dict[str, Any]:
+    def usage_properties(self) -> dict[str, Any]:
         """Token counts from the final response."""
         return responses_usage(_get(self.response, "usage"), streamed=True)
