@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from ._client_events import warn_context
 from ._dropped_events import DeliveryStats, DropReason
@@ -32,11 +32,16 @@ from .exceptions import (
 from .types import FeatureFlag, FlagsAndPayloads, FlagValue
 from .version import VERSION
 
+if TYPE_CHECKING:
+    from .async_client import AsyncClient, AsyncPosthog
+
 __version__ = VERSION
 
 __all__ = [
     "VERSION",
     "APIError",
+    "AsyncClient",
+    "AsyncPosthog",
     "Client",
     "DeliveryStats",
     "DropReason",
@@ -445,3 +450,12 @@ def join(timeout: Optional[float] = None) -> None:
 def shutdown(timeout: Optional[float] = None) -> None:
     """Flush and stop, within ``timeout`` seconds (default 5)."""
     _proxy().shutdown(timeout)
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio client is imported on first use: `import posthog` stays lean.
+    if name in ("AsyncPosthog", "AsyncClient"):
+        from . import async_client
+
+        return getattr(async_client, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 from uuid import uuid4
 
@@ -31,11 +31,13 @@ from .request import remove_trailing_slash
 if TYPE_CHECKING:
     from ._dispatcher import EventDispatcher as _Dispatcher
 
-__all__ = ["EventMethods", "EventResult", "warn_context"]
+__all__ = ["EventMethods", "EventResult", "Sink", "check_capture", "warn_context"]
 
 log = logging.getLogger("posthog")
 
 EventResult = tuple[bool, Union[dict[str, Any], str]]
+#: Where a finished message and its JSON text go instead of the queue (``capture_immediate``).
+Sink = Callable[[dict[str, Any], str], bool]
 
 _LOG_RECORD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -45,6 +47,16 @@ _LOG_RECORD_ATTRS = frozenset(
 def warn_context(stacklevel: int = 3) -> None:
     """The 3.x ``context`` argument is accepted, ignored, and warned about (once per call)."""
     warnings.warn("'context' parameter is deprecated and ignored", DeprecationWarning, stacklevel=stacklevel)
+
+
+def check_capture(distinct_id: Any, event: Any, properties: Any, groups: Any) -> None:
+    """The argument checks of ``capture`` (quick for the usual types)."""
+    require_id("distinct_id", distinct_id)
+    require_str("event", event)
+    if properties and type(properties) is not dict:
+        require_mapping("properties", properties)
+    if groups and type(groups) is not dict:
+        require_mapping("groups", groups)
 
 
 class EventMethods:
@@ -78,12 +90,25 @@ class EventMethods:
         """Capture ``event`` for ``distinct_id``; returns ``(accepted, message)``."""
         if context is not None:
             warn_context()
-        require_id("distinct_id", distinct_id)
-        require_str("event", event)
-        if properties and type(properties) is not dict:
-            require_mapping("properties", properties)
-        if groups and type(groups) is not dict:
-            require_mapping("groups", groups)
+        return self._capture(
+            None, distinct_id, event, properties, timestamp, uuid, groups, send_feature_flags, disable_geoip
+        )
+
+    def _capture(
+        self,
+        sink: Optional[Sink],
+        distinct_id: Any,
+        event: Optional[str],
+        properties: Optional[Mapping[str, Any]],
+        timestamp: Any,
+        uuid: Any,
+        groups: Optional[Mapping[str, Any]],
+        send_feature_flags: bool,
+        disable_geoip: Optional[bool],
+    ) -> EventResult:
+        """``capture`` after its deprecation check; the finished message goes to ``sink``
+        (``None``: the queue)."""
+        check_capture(distinct_id, event, properties, groups)
         if self.disabled:
             return False, "disabled"
         flag_props: Optional[dict[str, Any]] = None
@@ -106,7 +131,7 @@ class EventMethods:
             copy_properties(properties, props)
         if groups:
             props["$groups"] = dict(groups)
-        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, plain)  # type: ignore[arg-type]
+        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, plain, sink)  # type: ignore[arg-type]
 
     def identify(
         self,
@@ -323,6 +348,7 @@ class EventMethods:
         disable_geoip: Optional[bool],
         extra: Optional[dict[str, Any]] = None,
         plain: Optional[PlainParts] = None,
+        sink: Optional[Sink] = None,
     ) -> EventResult:
         # The wire text is made here, once: it is what is queued, sized and sent.
         geoip = self.disable_geoip if disable_geoip is None else disable_geoip
@@ -342,7 +368,7 @@ class EventMethods:
         if len(text) > MAX_MSG_SIZE:
             self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(text)} bytes > {MAX_MSG_SIZE}")
             return False, msg
-        return self._deliver(msg, text), msg
+        return (self._deliver(msg, text) if sink is None else sink(msg, text)), msg
 
     def _deliver(self, msg: dict[str, Any], text: str) -> bool:
         """Hand a finished message and its JSON text on (overridden by ``RecordingClient``)."""

@@ -21,11 +21,21 @@ from .types import (
 if TYPE_CHECKING:
     from .feature_flags.resolver import FlagResolver
 
-__all__ = ["FlagMethods"]
+__all__ = ["FlagAttributes", "FlagMethods", "check_flag_call"]
 
 
-class FlagMethods:
-    """Feature-flag methods and the 3.x flag attributes, mixed into ``Client``."""
+def check_flag_call(key: Any, distinct_id: Any, groups: Any) -> None:
+    """The argument checks of every flag call (quick for the usual types)."""
+    if type(key) is not str:
+        require_str("key", key)
+    if type(distinct_id) is not str:
+        require_id("distinct_id", distinct_id)
+    if groups is not None and type(groups) is not dict:
+        require_mapping("groups", groups)
+
+
+class FlagAttributes:
+    """The 3.x flag attributes (definitions as received, the poller, the reported-calls memory)."""
 
     _flags: FlagResolver
     disabled: bool
@@ -72,6 +82,14 @@ class FlagMethods:
         """The bounded memory of ``$feature_flag_called`` events already sent."""
         return self._flags.called_events
 
+    def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
+        """The current flag definitions list."""
+        return self._flags.raw_flags()
+
+
+class FlagMethods(FlagAttributes):
+    """Feature-flag methods of ``Client`` (blocking)."""
+
     def load_feature_flags(self) -> None:
         """Fetch flag definitions now (and keep polling them); needs ``personal_api_key``."""
         if self.disabled:
@@ -83,10 +101,6 @@ class FlagMethods:
         if self.disabled:
             return self._flags.raw_flags() is not None
         return self._flags.wait_until_loaded(timeout)
-
-    def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
-        """The current flag definitions list."""
-        return self._flags.raw_flags()
 
     def feature_enabled(
         self,
@@ -126,12 +140,7 @@ class FlagMethods:
         disable_geoip: Optional[bool] = None,
     ) -> Optional[FlagValue]:
         """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
-        if type(key) is not str:
-            require_str("key", key)
-        if type(distinct_id) is not str:
-            require_id("distinct_id", distinct_id)
-        if groups is not None and type(groups) is not dict:
-            require_mapping("groups", groups)
+        check_flag_call(key, distinct_id, groups)
         if self.disabled:
             return None
         return self._flags.get_feature_flag(

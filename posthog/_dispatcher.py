@@ -195,10 +195,7 @@ class EventDispatcher:
             return False
         if self.sync_mode:
             return self._send_now(msg, text)
-        refused = self.queue.put(text, len(text), self.queue_full_timeout)
-        if refused is not None:
-            bound = self.queue.maxsize if refused == "max_queue_size" else self.queue.maxbytes
-            self.drops.record(DropReason.QUEUE_FULL, [msg], detail=f"{refused}={bound}")
+        if not self._queue(msg, text, self.queue_full_timeout):
             return False
         if not self._started:
             self._start()
@@ -209,6 +206,15 @@ class EventDispatcher:
             # os.sched_yield return before they can.
             time.sleep(_HAND_OFF)
         return True
+
+    def _queue(self, msg: dict[str, Any], text: str, wait: Optional[float]) -> bool:
+        """Put ``text`` on the queue; a refusal is recorded as ``queue_full`` naming the bound."""
+        refused = self.queue.put(text, len(text), wait)
+        if refused is None:
+            return True
+        bound = self.queue.maxsize if refused == "max_queue_size" else self.queue.maxbytes
+        self.drops.record(DropReason.QUEUE_FULL, [msg], detail=f"{refused}={bound}")
+        return False
 
     def _backlogged(self) -> bool:
         return self.queue.qsize() >= _BACKLOG_EVENTS or self.outbox.waiting_size >= _BACKLOG_BYTES
@@ -296,20 +302,9 @@ class EventDispatcher:
         done = self.queue.wait_done(target, limit)
         lost = 0
         if not done:
-            self._abandon.set()
-            self._wake_all()
-            detail = f"still pending after {limit:.1f}s" + (" at interpreter exit" if exiting else "")
-            leftover = self.queue.drain() + self._in_flight()
-            chunks = self.outbox.drain()
-            lost = len(leftover) + count_events(chunks)
-            self.drops.record(
-                DropReason.EXIT_DEADLINE,
-                decode(leftover) if self.drops.on_error else [],
-                count=len(leftover),
-                detail=detail,
+            lost = self._give_up(
+                f"still pending after {limit:.1f}s" + (" at interpreter exit" if exiting else "")
             )
-            self.drop_chunks(DropReason.EXIT_DEADLINE, chunks, detail=detail)
-            self.queue.forget_holders()
         if self.sender is not None:
             self.sender.running = False
             self.sender.nudge()
@@ -321,6 +316,22 @@ class EventDispatcher:
         if done:
             self.transport.close()
         return lost
+
+    def _give_up(self, detail: str) -> int:
+        """A deadline passed: stop sending and report everything still pending as dropped."""
+        self._abandon.set()
+        self._wake_all()
+        leftover = self.queue.drain() + self._in_flight()
+        chunks = self.outbox.drain()
+        self.drops.record(
+            DropReason.EXIT_DEADLINE,
+            decode(leftover) if self.drops.on_error else [],
+            count=len(leftover),
+            detail=detail,
+        )
+        self.drop_chunks(DropReason.EXIT_DEADLINE, chunks, detail=detail)
+        self.queue.forget_holders()
+        return len(leftover) + count_events(chunks)
 
     def release(self) -> None:
         """The client is gone: let the threads deliver what is queued and end (never blocks)."""

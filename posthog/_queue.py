@@ -171,6 +171,11 @@ class EventQueue:
             return True
         return any(low <= seq for low in self._holders.values())
 
+    def done_upto(self, seq: int) -> bool:
+        """Whether every message up to ``seq`` has been delivered or dropped (never blocks)."""
+        with self._mutex:
+            return not self._pending_upto(seq)
+
     def wait_done(self, seq: int, timeout: Optional[float]) -> bool:
         """Wait until every message up to ``seq`` has been delivered or dropped; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout

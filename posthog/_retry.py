@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Final, Optional
 
 from .exceptions import APIError
 
-__all__ = ["MAX_RETRY_AFTER_SECONDS", "is_retryable", "retry_delays"]
+__all__ = ["MAX_RETRY_AFTER_SECONDS", "delay_for", "is_network_error", "is_retryable", "retry_delays"]
 
 #: The first wait is never shorter than this: an immediate retry only hits the same trouble.
 MIN_DELAY_SECONDS: Final = 0.1
@@ -25,9 +26,18 @@ def is_retryable(exc: BaseException) -> bool:
             return False
         # 429 means "slow down", not "give up"; 408 is the server timing out on us.
         return status in (408, 429) or status >= 500
-    import requests  # already imported by the time anything failed
+    return is_network_error(exc)
 
-    return isinstance(exc, (requests.exceptions.RequestException, OSError))
+
+def is_network_error(exc: BaseException) -> bool:
+    """A request that failed below HTTP: connection, timeout, protocol (requests or httpx)."""
+    if isinstance(exc, OSError):
+        return True
+    requests = sys.modules.get("requests")  # whichever client failed is imported by now
+    if requests is not None and isinstance(exc, requests.exceptions.RequestException):
+        return True
+    httpx = sys.modules.get("httpx")
+    return httpx is not None and isinstance(exc, httpx.TransportError)
 
 
 def retry_delays() -> Iterator[float]:

@@ -12,13 +12,23 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Optional
 from urllib.parse import quote
 
+from ._protocol import (
+    FLAGS_PATH,
+    USER_AGENT,
+    api_error,
+    batch_body,
+    check_flags_answer,
+    definitions_path,
+    flags_request_body,
+    now_iso,
+    remote_config_path,
+)
 from ._serialize import clean
 from .exceptions import APIError, QuotaLimitError
-from .version import VERSION
 
 if TYPE_CHECKING:
     import requests
@@ -47,7 +57,6 @@ log = logging.getLogger("posthog")
 US_INGESTION_ENDPOINT: Final = "https://us.i.posthog.com"
 EU_INGESTION_ENDPOINT: Final = "https://eu.i.posthog.com"
 DEFAULT_HOST: Final = US_INGESTION_ENDPOINT
-USER_AGENT: Final = f"posthog-python/{VERSION}"
 
 _HOST_ALIASES: Final = {
     "https://app.posthog.com": US_INGESTION_ENDPOINT,
@@ -76,33 +85,10 @@ class DatetimeSerializer(json.JSONEncoder):
         return super().default(o)
 
 
-def _retry_after(response: requests.Response) -> Optional[float]:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime  # rare: an HTTP-date Retry-After
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-
-
 def _error_for(response: requests.Response) -> APIError:
-    try:
-        payload = response.json()
-        detail = payload.get("detail") if isinstance(payload, dict) else None
-    except ValueError:
-        detail = None
-    message = str(detail) if detail is not None else (response.text or response.reason or "")
-    return APIError(response.status_code, message, retry_after=_retry_after(response))
+    return api_error(
+        response.status_code, response.reason, response.text, response.headers.get("Retry-After")
+    )
 
 
 def _json_body(response: requests.Response) -> Any:
@@ -110,10 +96,6 @@ def _json_body(response: requests.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
 
 
 def _new_session(host: str) -> requests.Session:
@@ -225,50 +207,23 @@ class Transport:
         timeout: Optional[float] = None,
     ) -> requests.Response:
         """POST an already-encoded JSON array of messages to ``/batch/`` in the 3.x body shape."""
-        body = b"".join(
-            (
-                b'{"batch":',
-                array,
-                b',"historical_migration":',
-                b"true" if historical_migration else b"false",
-                b',"sentAt":"',
-                _now_iso().encode("ascii"),
-                b'","api_key":',
-                json.dumps(api_key).encode("ascii"),
-                b"}",
-            )
-        )
+        body = batch_body(api_key, array, historical_migration)
         return self.post("/batch/", body, gzip=gzip, timeout=timeout)
 
     def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""
-        payload = dict(clean(dict(body)) or {})
-        payload["sentAt"] = _now_iso()
-        payload["api_key"] = api_key
-        data = json.dumps(payload, allow_nan=False).encode("utf-8")
-        response = self.post("/flags/?v=2", data, timeout=timeout)
-        result = _json_body(response)
-        if not isinstance(result, dict):
-            raise APIError(response.status_code, "unexpected flags response")
-        quota = result.get("quotaLimited")
-        if isinstance(quota, list) and "feature_flags" in quota:
-            log.warning("[FEATURE FLAGS] PostHog feature flags quota limited; flags are unavailable")
-            raise QuotaLimitError(200, "Feature flags quota limited")
-        return result
+        response = self.post(FLAGS_PATH, flags_request_body(api_key, body), timeout=timeout)
+        return check_flags_answer(response.status_code, _json_body(response))
 
     def get_flag_definitions(
         self, api_key: str, personal_api_key: str, *, timeout: float, etag: Optional[str] = None
     ) -> requests.Response:
         """GET the local-evaluation definitions (``304`` when ``etag`` still matches)."""
-        path = f"/api/feature_flag/local_evaluation/?token={quote(api_key, safe='')}&send_cohorts"
-        return self.get(path, bearer=personal_api_key, timeout=timeout, etag=etag)
+        return self.get(definitions_path(api_key), bearer=personal_api_key, timeout=timeout, etag=etag)
 
     def get_remote_config(self, api_key: str, personal_api_key: str, key: str, *, timeout: float) -> Any:
         """GET a remote-config flag's payload (decrypted by the server)."""
-        path = (
-            f"/api/projects/@current/feature_flags/{quote(key, safe='')}/remote_config/"
-            f"?token={quote(api_key, safe='')}"
-        )
+        path = remote_config_path(api_key, key)
         return _json_body(self.get(path, bearer=personal_api_key, timeout=timeout))
 
 
@@ -309,7 +264,7 @@ def post(
 ) -> requests.Response:
     """POST ``kwargs`` plus ``api_key`` and ``sentAt`` as JSON to ``host + path``."""
     body = dict(kwargs)
-    body["sentAt"] = _now_iso()
+    body["sentAt"] = now_iso()
     body["api_key"] = api_key
     data = json.dumps(clean(body), allow_nan=False).encode("utf-8")
     return _transport(host, timeout).post(path or "/", data, gzip=gzip, timeout=timeout)

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Optional
+from typing import Any, Final, NamedTuple, Optional
 
+from .._retry import is_network_error
 from ..exceptions import APIError
 from ..request import Transport
-from ..types import FlagsResponse, normalize_flags_response
+from ..types import FeatureFlag, FlagsResponse, FlagValue, normalize_flags_response
 
-__all__ = ["build_flags_body", "fetch_flags"]
+__all__ = [
+    "NO_ANSWER",
+    "RETRY_PAUSE",
+    "RemoteFlag",
+    "build_flags_body",
+    "fetch_flags",
+    "flag_answer",
+    "merge_answer",
+    "retry_budget",
+]
 
-_RETRY_PAUSE: Final = 0.1
+RETRY_PAUSE: Final = 0.1
 
 
 def build_flags_body(
@@ -38,12 +48,12 @@ def build_flags_body(
     return body
 
 
-def _worth_retrying(exc: Exception) -> bool:
-    if isinstance(exc, APIError):
-        return exc.status in (502, 504)
-    import requests
-
-    return isinstance(exc, requests.exceptions.RequestException)
+def retry_budget(exc: Exception, deadline: float) -> Optional[float]:
+    """After a failed flags request: the timeout left for one quick retry (on a network error,
+    502 or 504, when enough time is left), or None."""
+    worth = exc.status in (502, 504) if isinstance(exc, APIError) else is_network_error(exc)
+    remaining = deadline - time.monotonic() - RETRY_PAUSE
+    return remaining if worth and remaining >= 0.05 else None
 
 
 def fetch_flags(transport: Transport, api_key: str, body: Mapping[str, Any], timeout: float) -> FlagsResponse:
@@ -52,8 +62,39 @@ def fetch_flags(transport: Transport, api_key: str, body: Mapping[str, Any], tim
     try:
         return normalize_flags_response(transport.post_flags(api_key, body, timeout=timeout))
     except Exception as exc:
-        remaining = deadline - time.monotonic() - _RETRY_PAUSE
-        if not _worth_retrying(exc) or remaining < 0.05:
+        remaining = retry_budget(exc, deadline)
+        if remaining is None:
             raise
-    time.sleep(_RETRY_PAUSE)
+    time.sleep(RETRY_PAUSE)
     return normalize_flags_response(transport.post_flags(api_key, body, timeout=remaining))
+
+
+class RemoteFlag(NamedTuple):
+    """The server's answer for one flag: its value (None: unknown), the flag, the request id."""
+
+    value: Optional[FlagValue]
+    flag: Optional[FeatureFlag]
+    request_id: Optional[str]
+
+
+#: No answer from the server (not asked, or it failed).
+NO_ANSWER: Final = RemoteFlag(None, None, None)
+
+
+def flag_answer(key: str, response: FlagsResponse) -> RemoteFlag:
+    """Read one flag out of a ``/flags`` answer."""
+    remote_flag = response["flags"].get(key)
+    request_id = response.get("requestId")
+    if remote_flag is not None:
+        return RemoteFlag(remote_flag.get_value(), remote_flag, request_id)
+    # Absent from a good answer means off; absent because the server failed means unknown.
+    return RemoteFlag(None if response.get("errorsWhileComputingFlags") else False, None, request_id)
+
+
+def merge_answer(values: dict[str, FlagValue], payloads: dict[str, Any], response: FlagsResponse) -> None:
+    """Lay the server's values and payloads over the locally decided ones."""
+    for key, remote_flag in response["flags"].items():
+        values[key] = remote_flag.get_value()
+        payloads.pop(key, None)
+        if remote_flag.enabled and remote_flag.metadata.payload:
+            payloads[key] = remote_flag.metadata.payload

@@ -26,12 +26,12 @@ from .definitions import (
 )
 from .enrichment import EnrichmentCache, flag_properties
 from .evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
-from .remote import build_flags_body, fetch_flags
+from .remote import NO_ANSWER, RemoteFlag, build_flags_body, fetch_flags, flag_answer, merge_answer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ..client import Client
+    from .._client_base import ClientBase as Client
 
 __all__ = ["FlagResolver"]
 
@@ -177,14 +177,21 @@ class FlagResolver:
             self.stop()
             return None
         except Exception as exc:  # any failure: keep what we have, retry with backoff
-            self._note_failure(exc)
-            self._first_attempt.set()
-            if self._failure_delays is None:
-                self._failure_delays = retry_delays()
-            return min(float(self._client.poll_interval), next(self._failure_delays) * 2)
+            return self._poll_failed(exc)
+        self._poll_succeeded()
+        return None
+
+    def _poll_failed(self, exc: Exception) -> float:
+        """A poll failed: log once per episode; the wait before the next one."""
+        self._note_failure(exc)
+        self._first_attempt.set()
+        if self._failure_delays is None:
+            self._failure_delays = retry_delays()
+        return min(float(self._client.poll_interval), next(self._failure_delays) * 2)
+
+    def _poll_succeeded(self) -> None:
         self._failure_delays = None
         self._logged_failure = None
-        return None
 
     def _note_failure(self, exc: Exception) -> None:
         kind = type(exc).__name__ + (f"{exc.status}" if isinstance(exc, APIError) else "")
@@ -209,22 +216,28 @@ class FlagResolver:
                 client.api_key, client.personal_api_key, timeout=DEFINITIONS_TIMEOUT, etag=self._etag
             )
         except APIError as exc:
-            if exc.status == 402:
-                # 3.x: over quota means no local flags at all; the next 200 brings them back.
-                self._etag = None
-                self._swap(EMPTY_DEFINITIONS)
-            if raise_auth_errors and exc.status in (401, 402):
-                raise
+            self._refused(exc)
             raise
-        if response.status_code == 304:
+        body = None if response.status_code == 304 else response.json()
+        self._accept(response.status_code, response.headers.get("ETag"), body)
+
+    def _refused(self, exc: APIError) -> None:
+        """The definitions request was refused."""
+        if exc.status == 402:
+            # 3.x: over quota means no local flags at all; the next 200 brings them back.
+            self._etag = None
+            self._swap(EMPTY_DEFINITIONS)
+
+    def _accept(self, status: int, etag: Optional[str], body: Any) -> None:
+        """Take a definitions answer: unchanged (304), or a new snapshot (raises if unusable)."""
+        if status == 304:
             self._first_attempt.set()
             return
-        body = response.json()
         quota = body.get("quotaLimited") if isinstance(body, dict) else None
         if isinstance(quota, list) and "feature_flags" in quota:
             raise QuotaLimitError(200, "Feature flags quota limited")
         snapshot = FlagDefinitions.from_response(body)
-        self._etag = response.headers.get("ETag")
+        self._etag = etag
         self._swap(snapshot)
         if self._cache_path is not None:
             write_cache(self._cache_path, self._client.api_key, self._etag, body)
@@ -279,6 +292,18 @@ class FlagResolver:
     def _geoip(self, disable_geoip: Optional[bool]) -> bool:
         return bool(self._client.disable_geoip if disable_geoip is None else disable_geoip)
 
+    def flags_body(
+        self,
+        distinct_id: Any,
+        groups: Mapping[str, Any],
+        person: Optional[Mapping[str, Any]],
+        group: Optional[Mapping[str, Any]],
+        disable_geoip: Optional[bool],
+        flag_keys: Optional[list[str]] = None,
+    ) -> dict[str, Any]:
+        """The ``/flags`` request body for this context."""
+        return build_flags_body(distinct_id, groups, person, group, self._geoip(disable_geoip), flag_keys)
+
     def _remote(
         self,
         distinct_id: Any,
@@ -289,10 +314,14 @@ class FlagResolver:
         flag_keys: Optional[list[str]] = None,
     ) -> FlagsResponse:
         client = self._client
-        body = build_flags_body(distinct_id, groups, person, group, self._geoip(disable_geoip), flag_keys)
+        body = self.flags_body(distinct_id, groups, person, group, disable_geoip, flag_keys)
         return fetch_flags(
             client._transport, client.api_key, body, client.feature_flags_request_timeout_seconds
         )
+
+    def may_ask(self, only_evaluate_locally: bool) -> bool:
+        """Whether a flag call may ask the server."""
+        return not only_evaluate_locally and not self.local_only
 
     def _evaluate_local(
         self,
@@ -314,6 +343,33 @@ class FlagResolver:
             return None
         return result
 
+    def local_flag(
+        self,
+        snapshot: Optional[FlagDefinitions],
+        key: str,
+        distinct_id: Any,
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+    ) -> Optional[FlagValue]:
+        """One flag decided from ``snapshot``, or None when it cannot be decided locally."""
+        flag = snapshot.by_key.get(key) if snapshot is not None else None
+        if flag is None:
+            return None
+        if flag.group_type_key is None:
+            # A person flag reads only the person's properties: build just those.
+            person: dict[str, Any] = {"distinct_id": distinct_id}
+            if person_properties:
+                person.update(person_properties)
+            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)  # type: ignore[arg-type]
+        else:
+            person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)  # type: ignore[arg-type]
+        if isinstance(result, Inconclusive):
+            log.debug("flag %s could not be decided locally: %s", key, result.reason)
+            return None
+        return result
+
     def get_feature_flag(
         self,
         key: str,
@@ -329,64 +385,72 @@ class FlagResolver:
         snapshot = self._snapshot
         if snapshot is None or self.poller is not None:
             snapshot = self._current()
-        value: Optional[FlagValue] = None
-        flag = snapshot.by_key.get(key) if snapshot is not None else None
-        if flag is not None:
-            if flag.group_type_key is None:
-                # A person flag reads only the person's properties: build just those.
-                person: dict[str, Any] = {"distinct_id": distinct_id}
-                if person_properties:
-                    person.update(person_properties)
-                result = evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)  # type: ignore[arg-type]
-            else:
-                person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
-                result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)  # type: ignore[arg-type]
-            if isinstance(result, Inconclusive):
-                log.debug("flag %s could not be decided locally: %s", key, result.reason)
-            else:
-                value = result
-        locally = value is not None
-        remote_flag: Optional[FeatureFlag] = None
-        request_id: Optional[str] = None
-        if value is None and not only_evaluate_locally and not self.local_only:
+        value = self.local_flag(snapshot, key, distinct_id, groups, person_properties, group_properties)
+        answer = NO_ANSWER
+        if value is None and self.may_ask(only_evaluate_locally):
             person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
-            value, remote_flag, request_id = self._remote_flag(
-                key, distinct_id, groups, person, group, disable_geoip
+            answer = self._remote_flag(
+                key, self.flags_body(distinct_id, groups, person, group, disable_geoip, [key])
             )
-        if send_feature_flag_events and value is not None:
-            self._report_called(
-                key,
-                distinct_id,
-                value,
-                locally,
-                groups,
-                disable_geoip,
-                remote_flag=remote_flag,
-                request_id=request_id,
-            )
-        return value
+        if send_feature_flag_events:
+            self.report_flag(key, distinct_id, value, answer, groups, disable_geoip)
+        return answer.value if value is None else value
 
-    def _remote_flag(
+    def report_flag(
         self,
         key: str,
         distinct_id: Any,
+        local_value: Optional[FlagValue],
+        answer: RemoteFlag,
         groups: Mapping[str, Any],
-        person: Mapping[str, Any],
-        group: Mapping[str, Any],
         disable_geoip: Optional[bool],
-    ) -> tuple[Optional[FlagValue], Optional[FeatureFlag], Optional[str]]:
-        """Ask the server for one flag: (value or None if unknown, the flag, the request id)."""
+    ) -> None:
+        """Send ``$feature_flag_called`` for a ``get_feature_flag`` answer (once per user and value)."""
+        value = answer.value if local_value is None else local_value
+        if value is None:
+            return
+        self._report_called(
+            key,
+            distinct_id,
+            value,
+            local_value is not None,
+            groups,
+            disable_geoip,
+            remote_flag=answer.flag,
+            request_id=answer.request_id,
+        )
+
+    def _remote_flag(self, key: str, body: Mapping[str, Any]) -> RemoteFlag:
+        """Ask the server for one flag; trouble means "unknown", never an exception."""
+        client = self._client
         try:
-            response = self._remote(distinct_id, groups, person, group, disable_geoip, [key])
-        except Exception as exc:  # remote trouble means "unknown", never an exception
+            response = fetch_flags(
+                client._transport, client.api_key, body, client.feature_flags_request_timeout_seconds
+            )
+        except Exception as exc:
             log.warning("[FEATURE FLAGS] Unable to get flag %s remotely: %s", key, exc)
-            return None, None, None
-        remote_flag = response["flags"].get(key)
-        request_id = response.get("requestId")
-        if remote_flag is not None:
-            return remote_flag.get_value(), remote_flag, request_id
-        # Absent from a good answer means off; absent because the server failed means unknown.
-        return (None if response.get("errorsWhileComputingFlags") else False), None, request_id
+            return NO_ANSWER
+        return flag_answer(key, response)
+
+    def local_payload(
+        self,
+        snapshot: Optional[FlagDefinitions],
+        key: str,
+        distinct_id: Any,
+        match_value: Optional[FlagValue],
+        groups: Mapping[str, Any],
+        person: dict[str, Any],
+        group: dict[str, dict[str, Any]],
+    ) -> tuple[Optional[FlagValue], Any, bool]:
+        """``(value, payload, decided locally)`` from ``snapshot`` (value None: undecided)."""
+        value = match_value
+        if value is None:
+            value = self._evaluate_local(snapshot, key, distinct_id, groups, person, group)
+        flag = snapshot.by_key.get(key) if snapshot is not None else None
+        if value is not None and flag is not None:
+            # Decided locally: the payload (possibly none) is known without asking the server.
+            return value, lookup_payload(flag, value), True
+        return value, None, False
 
     def get_feature_flag_payload(
         self,
@@ -404,26 +468,41 @@ class FlagResolver:
         """The payload of the flag's value for this user (as stored), or ``None``."""
         person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
         snapshot = self._current()
-        value = match_value
-        if value is None:
-            value = self._evaluate_local(snapshot, key, distinct_id, groups, person, group)
-        flag = snapshot.by_key.get(key) if snapshot is not None else None
-        payload: Any = None
-        locally = False
-        remote_flag: Optional[FeatureFlag] = None
-        request_id: Optional[str] = None
-        if value is not None and flag is not None:
-            # Decided locally: the payload (possibly none) is known without asking the server.
-            payload = lookup_payload(flag, value)
-            locally = True
-        elif not only_evaluate_locally and not self.local_only:
-            remote_value, remote_flag, request_id = self._remote_flag(
-                key, distinct_id, groups, person, group, disable_geoip
+        value, payload, locally = self.local_payload(
+            snapshot, key, distinct_id, match_value, groups, person, group
+        )
+        answer = NO_ANSWER
+        if not locally and self.may_ask(only_evaluate_locally):
+            answer = self._remote_flag(
+                key, self.flags_body(distinct_id, groups, person, group, disable_geoip, [key])
             )
-            if remote_value is not None:
-                value = remote_value
-            if remote_flag is not None:
-                payload = remote_flag.metadata.payload
+        return self.finish_payload(
+            key,
+            distinct_id,
+            (value, payload, locally),
+            answer,
+            groups,
+            disable_geoip,
+            send_feature_flag_events,
+        )
+
+    def finish_payload(
+        self,
+        key: str,
+        distinct_id: Any,
+        local: tuple[Optional[FlagValue], Any, bool],
+        answer: RemoteFlag,
+        groups: Mapping[str, Any],
+        disable_geoip: Optional[bool],
+        send_feature_flag_events: bool,
+    ) -> Any:
+        """The payload after the server's answer (if asked), reporting the call; ``local`` is
+        what :meth:`local_payload` returned."""
+        value, payload, locally = local
+        if answer.value is not None:
+            value = answer.value
+        if answer.flag is not None:
+            payload = answer.flag.metadata.payload
         if send_feature_flag_events and value is not None:
             self._report_called(
                 key,
@@ -432,11 +511,39 @@ class FlagResolver:
                 locally,
                 groups,
                 disable_geoip,
-                remote_flag=remote_flag,
-                request_id=request_id,
+                remote_flag=answer.flag,
+                request_id=answer.request_id,
                 payload=payload,
             )
         return payload
+
+    def local_flags(
+        self,
+        snapshot: Optional[FlagDefinitions],
+        distinct_id: Any,
+        groups: Mapping[str, Any],
+        person: dict[str, Any],
+        group: dict[str, dict[str, Any]],
+    ) -> tuple[dict[str, FlagValue], dict[str, Any], Optional[list[str]]]:
+        """``(values, payloads, keys to ask the server for)`` from ``snapshot``.
+
+        The keys are None when the server must be asked for everything (no definitions).
+        """
+        values: dict[str, FlagValue] = {}
+        payloads: dict[str, Any] = {}
+        if snapshot is None or not snapshot.flags:
+            return values, payloads, None
+        undecided: list[str] = []
+        for flag in snapshot.flags:
+            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+            if isinstance(result, Inconclusive):
+                undecided.append(flag.key)
+                continue
+            values[flag.key] = result
+            payload = lookup_payload(flag, result)
+            if payload:
+                payloads[flag.key] = payload
+        return values, payloads, undecided
 
     def get_all_flags_and_payloads(
         self,
@@ -450,30 +557,11 @@ class FlagResolver:
     ) -> FlagsAndPayloads:
         """Every flag; only what is undecided locally is asked of the server."""
         person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
-        snapshot = self._current()
-        values: dict[str, FlagValue] = {}
-        payloads: dict[str, Any] = {}
-        undecided: list[str] = []
-        if snapshot is not None and snapshot.flags:
-            for flag in snapshot.flags:
-                result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
-                if isinstance(result, Inconclusive):
-                    undecided.append(flag.key)
-                    continue
-                values[flag.key] = result
-                payload = lookup_payload(flag, result)
-                if payload:
-                    payloads[flag.key] = payload
-        needs_remote = undecided or snapshot is None or not snapshot.flags
-        if needs_remote and not only_evaluate_locally and not self.local_only:
+        values, payloads, keys = self.local_flags(self._current(), distinct_id, groups, person, group)
+        if keys != [] and self.may_ask(only_evaluate_locally):
             try:
-                keys = undecided if snapshot is not None and snapshot.flags else None
                 response = self._remote(distinct_id, groups, person, group, disable_geoip, keys)
-                for key, remote_flag in response["flags"].items():
-                    values[key] = remote_flag.get_value()
-                    payloads.pop(key, None)
-                    if remote_flag.enabled and remote_flag.metadata.payload:
-                        payloads[key] = remote_flag.metadata.payload
+                merge_answer(values, payloads, response)
             except Exception as exc:  # keep the local part
                 log.warning("[FEATURE FLAGS] Unable to get flags remotely: %s", exc)
         return {"featureFlags": values, "featureFlagPayloads": payloads}

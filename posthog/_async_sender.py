@@ -1,0 +1,196 @@
+"""The asyncio sender: one task on the client's event loop that batches, encodes and POSTs events.
+
+It does the work of the encoder and sender threads of the blocking client, in turns: take what
+the queue holds (``flush_at`` events, or what ``flush_interval`` gathered), join it into chunks,
+then send the head of the outbox while more events gather. Every decision after an attempt is
+:class:`~posthog._delivery.HeadDelivery`'s, as for the thread sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, Optional
+
+from ._delivery import HeadDelivery
+from ._dropped_events import DropReason
+from ._outbox import Chunk, join_arrays
+from .consumer import CHUNK_BYTES, CHUNK_EVENTS, encode_chunks, new_token, publish
+
+if TYPE_CHECKING:
+    from ._async_dispatcher import AsyncDispatcher
+
+__all__ = ["AsyncSender", "encode_waiting"]
+
+log = logging.getLogger("posthog")
+
+#: Longest idle wait: an idle task looks at the queue this often even without a wake-up.
+_IDLE_WAIT: Final = 1.0
+
+
+def encode_waiting(d: AsyncDispatcher, limit: int = CHUNK_EVENTS) -> int:
+    """Move up to ``limit`` waiting events from the queue into the outbox; return how many."""
+    token = new_token()
+    taken, _ = d.queue.take(token, limit, CHUNK_BYTES)
+    if not taken:
+        return 0
+    chunks = encode_chunks(d, taken, token)
+    if d.outbox.waiting_size > d.pack_above:
+        for chunk in chunks:  # a backlog the loop has not had time to send: hold it compressed
+            chunk.pack()
+    publish(d, chunks)
+    return len(taken)
+
+
+class AsyncSender:
+    """The dispatcher's task on one event loop."""
+
+    def __init__(self, dispatcher: AsyncDispatcher, loop: asyncio.AbstractEventLoop) -> None:
+        self.dispatcher = dispatcher
+        self.loop = loop
+        self.policy = HeadDelivery(dispatcher)
+        self.running = True
+        #: True while the task waits for events (a put then wakes it)
+        self.idle = False
+        self.task: Optional[asyncio.Task[None]] = None
+        #: the thread running the loop
+        self.thread_id = threading.get_ident()
+        self._wake: Optional[asyncio.Event] = None
+        self._first_seen = 0.0
+
+    @property
+    def outage(self) -> bool:
+        """Whether the server has refused every attempt for a while (events are being held)."""
+        return self.policy.outage
+
+    @property
+    def done(self) -> bool:
+        """Whether the task has ended (or never started, or its loop is gone)."""
+        task = self.task
+        return task is None or task.done() or self.loop.is_closed()
+
+    def start(self) -> None:
+        """Create the task on the current (running) loop."""
+        self._wake = asyncio.Event()
+        self.task = self.loop.create_task(self.run(), name="posthog.sender")
+
+    def nudge(self) -> None:
+        """Wake the task now (events to send, a flush or a shutdown); safe from any thread."""
+        wake = self._wake
+        if wake is None:
+            return
+        if threading.get_ident() == self.thread_id:
+            wake.set()
+            return
+        try:
+            self.loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # the loop is closed: whoever waits will notice
+            pass
+
+    async def _wait(self, timeout: float) -> None:
+        wake = self._wake
+        assert wake is not None
+        if wake.is_set():
+            wake.clear()
+            return
+        try:
+            await asyncio.wait_for(wake.wait(), max(0.0, timeout))
+        except asyncio.TimeoutError:
+            pass
+        wake.clear()
+
+    async def run(self) -> None:
+        """Batch and send until stopped and nothing is left; nothing raised here ends the loop."""
+        d = self.dispatcher
+        try:
+            while not d.abandoned:
+                try:
+                    if self._gather():
+                        continue
+                    if d.outbox:
+                        await self._deliver_head()
+                        continue
+                    if not self.running and d.queue.empty():
+                        break
+                    self.idle = True
+                    await self._wait(self._idle_timeout())
+                    self.idle = False
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # report what this pass held and carry on
+                    log.exception("unexpected error in the PostHog sender task")
+                    batch = d.outbox.take(0)
+                    d.outbox.done(batch)
+                    d.drop_chunks(DropReason.RETRIES_EXHAUSTED, batch, cause=exc, detail="internal error")
+                    await asyncio.sleep(0.05)
+        finally:
+            self.idle = False
+
+    def _idle_timeout(self) -> float:
+        if self._first_seen:
+            return self._first_seen + self.dispatcher.flush_interval - time.monotonic()
+        return _IDLE_WAIT
+
+    def _gather(self) -> bool:
+        """Encode waiting events when a batch is due; True if any were encoded."""
+        d = self.dispatcher
+        waiting = d.queue.qsize()
+        if not waiting:
+            self._first_seen = 0.0
+            return False
+        now = time.monotonic()
+        if not self._first_seen:
+            self._first_seen = now
+        due = (
+            waiting >= d.flush_at
+            or d.urgent
+            or d.draining
+            or not self.running
+            or now - self._first_seen >= d.flush_interval
+        )
+        if not due:
+            return False
+        self._first_seen = 0.0
+        encoded = 0
+        while encoded < waiting:
+            count = encode_waiting(d)
+            if not count:
+                break
+            encoded += count
+        return encoded > 0
+
+    async def _deliver_head(self) -> None:
+        """Send the head of the outbox until it is delivered, dropped, or the client gives up."""
+        d = self.dispatcher
+        policy = self.policy
+        batch = policy.begin()
+        while batch and not d.abandoned:
+            error = await self._post(batch)
+            if error is None:
+                policy.succeeded(batch)
+                return
+            wait = policy.failed(batch, error)
+            if wait is None:
+                return
+            if wait:
+                await self._wait(wait)
+            batch = policy.next_batch()
+
+    async def _post(self, batch: Sequence[Chunk]) -> Optional[Exception]:
+        d = self.dispatcher
+        try:
+            await d.atransport.post_batch(
+                d.api_key,
+                join_arrays(batch),
+                gzip=d.gzip,
+                historical_migration=d.historical_migration,
+                timeout=d.request_timeout(),
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return exc
+        return None

@@ -1,0 +1,163 @@
+"""HTTP to PostHog for :class:`~posthog.AsyncPosthog`: ``httpx.AsyncClient``, one per event loop.
+
+The same paths, bodies and answer handling as the blocking transport (:mod:`posthog._protocol`).
+Every request is bounded as a whole by its timeout (httpx bounds each phase on its own), so a
+server that accepts and never answers costs the caller at most the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip as _gzip
+import os
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Optional
+
+from ._protocol import (
+    BATCH_PATH,
+    FLAGS_PATH,
+    USER_AGENT,
+    api_error,
+    batch_body,
+    check_flags_answer,
+    definitions_path,
+    flags_request_body,
+    remote_config_path,
+)
+from .exceptions import APIError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["AsyncTransport", "require_httpx"]
+
+#: Bodies larger than this are compressed on a worker thread rather than on the event loop.
+_GZIP_INLINE_BYTES: Final = 256 * 1024
+
+
+def require_httpx() -> None:
+    """Import httpx, or say which extra brings it."""
+    try:
+        import httpx  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "AsyncPosthog needs httpx, which the 'async' extra installs: pip install 'posthog[async]'"
+        ) from exc
+
+
+async def _bounded(coro: Any, timeout: float) -> Any:
+    """Await ``coro`` for at most ``timeout`` seconds; a timeout is the built-in ``TimeoutError``."""
+    try:
+        return await asyncio.wait_for(coro, timeout)
+    except asyncio.TimeoutError:  # a distinct class before Python 3.11
+        raise TimeoutError(f"no answer within {timeout:.2f}s") from None
+
+
+class AsyncTransport:
+    """One async client's HTTP: an ``httpx.AsyncClient`` per running event loop, per process."""
+
+    def __init__(self, host: str, timeout: float = 15) -> None:
+        self.host = host.rstrip("/")
+        self.timeout = timeout
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._pid = os.getpid()
+
+    def _client(self) -> httpx.AsyncClient:
+        import httpx
+
+        if self._pid != os.getpid():  # a forked child never reuses its parent's connections
+            self._clients = weakref.WeakKeyDictionary()
+            self._pid = os.getpid()
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=self.timeout)
+            self._clients[loop] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the connections of the running loop's client."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(loop, None)
+        if client is not None and self._pid == os.getpid():
+            await client.aclose()
+
+    async def _send(self, method: str, path: str, timeout: Optional[float], **kwargs: Any) -> httpx.Response:
+        limit = self.timeout if timeout is None else timeout
+        client = self._client()
+        response: httpx.Response = await _bounded(
+            client.request(method, self.host + path, timeout=limit, **kwargs), limit
+        )
+        if response.status_code not in (200, 304):
+            raise api_error(
+                response.status_code,
+                response.reason_phrase,
+                response.text,
+                response.headers.get("Retry-After"),
+            )
+        return response
+
+    async def post(
+        self, path: str, body: bytes, *, gzip: bool = False, timeout: Optional[float] = None
+    ) -> httpx.Response:
+        """POST JSON bytes; answers other than 200 raise :class:`APIError`."""
+        headers = {"Content-Type": "application/json"}
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+            if len(body) > _GZIP_INLINE_BYTES:
+                loop = asyncio.get_running_loop()
+                body = await loop.run_in_executor(None, _gzip.compress, body, 1)
+            else:
+                body = _gzip.compress(body, compresslevel=1)
+        response = await self._send("POST", path, timeout, content=body, headers=headers)
+        if response.status_code != 200:
+            raise APIError(response.status_code, "unexpected answer")
+        return response
+
+    async def post_batch(
+        self,
+        api_key: str,
+        array: bytes,
+        *,
+        gzip: bool = False,
+        historical_migration: bool = False,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """POST an already-encoded JSON array of messages to ``/batch/``."""
+        await self.post(
+            BATCH_PATH, batch_body(api_key, array, historical_migration), gzip=gzip, timeout=timeout
+        )
+
+    async def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
+        """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""
+        response = await self.post(FLAGS_PATH, flags_request_body(api_key, body), timeout=timeout)
+        return check_flags_answer(response.status_code, _json(response))
+
+    async def get_flag_definitions(
+        self, api_key: str, personal_api_key: str, *, timeout: float, etag: Optional[str] = None
+    ) -> tuple[int, Optional[str], Any]:
+        """GET the local-evaluation definitions: ``(status, etag, body)``; 304 has no body."""
+        headers = {"Authorization": f"Bearer {personal_api_key}"}
+        if etag:
+            headers["If-None-Match"] = etag
+        response = await self._send("GET", definitions_path(api_key), timeout, headers=headers)
+        body = None if response.status_code == 304 else _json(response)
+        return response.status_code, response.headers.get("ETag"), body
+
+    async def get_remote_config(
+        self, api_key: str, personal_api_key: str, key: str, *, timeout: float
+    ) -> Any:
+        """GET a remote-config flag's payload (decrypted by the server)."""
+        headers = {"Authorization": f"Bearer {personal_api_key}"}
+        response = await self._send("GET", remote_config_path(api_key, key), timeout, headers=headers)
+        return _json(response)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None

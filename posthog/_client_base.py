@@ -1,0 +1,223 @@
+"""What the blocking and the asyncio clients share: the 3.x settings, their checks, and the parts
+they build (drop accounting, transport, event pipeline, flag resolver) through two factory hooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import Mapping
+from typing import Any, Optional, Union
+
+from . import _logging
+from ._client_events import EventMethods
+from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
+from ._dropped_events import DeliveryStats, DropRecorder, OnError
+from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
+from ._preload import preload_http
+from ._queue import DEFAULT_MAX_QUEUE_BYTES
+from ._validation import require_str
+from .feature_flags.cache import PathLike
+from .feature_flags.resolver import FlagResolver
+from .request import DEFAULT_HOST, Transport, determine_server_host
+
+__all__ = ["ClientBase"]
+
+log = logging.getLogger("posthog")
+
+
+def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
+    dispatcher.release()
+    flags.stop(wait=False)
+
+
+_KILL_SWITCH = "POSTHOG_DISABLED"
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
+# The environment as os.environ keeps it (CPython: a dict of encoded keys and values), for a
+# lookup cheap enough to make on every call; os.environ itself is the fallback.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_ENV_KEY: Any = getattr(os.environ, "encodekey", lambda key: key)(_KILL_SWITCH)
+
+
+def _env_disabled() -> bool:
+    """Whether ``POSTHOG_DISABLED`` is set to a true value right now."""
+    if _ENV_DATA is not None:
+        raw = _ENV_DATA.get(_ENV_KEY)
+        if raw is None:
+            return False
+        value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    else:  # pragma: no cover - interpreters without os.environ._data
+        value = os.environ.get(_KILL_SWITCH, "")
+    return value.strip().lower() in _TRUTHY
+
+
+class ClientBase(EventMethods):
+    """The settings and parts of a client; :class:`~posthog.Client` and
+    :class:`~posthog.AsyncPosthog` add how they flush, shut down and answer flags."""
+
+    log = log
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        host: Optional[str] = None,
+        debug: bool = False,
+        max_queue_size: int = 10000,
+        send: bool = True,
+        on_error: Optional[OnError] = None,
+        flush_at: int = 100,
+        flush_interval: float = 0.5,
+        gzip: bool = False,
+        max_retries: int = 3,
+        sync_mode: bool = False,
+        timeout: float = 15,
+        thread: int = 1,
+        poll_interval: int = 30,
+        personal_api_key: Optional[str] = None,
+        project_api_key: Optional[str] = None,
+        disabled: bool = False,
+        disable_geoip: bool = True,
+        historical_migration: bool = False,
+        feature_flags_request_timeout_seconds: float = 3,
+        super_properties: Optional[dict[str, Any]] = None,
+        enable_exception_autocapture: bool = False,
+        log_captured_exceptions: bool = False,
+        exception_autocapture_integrations: Optional[list[Any]] = None,
+        project_root: Optional[str] = None,
+        privacy_mode: bool = False,
+        *,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        queue_full_timeout: Optional[float] = None,
+        flag_definitions: Union[Mapping[str, Any], str, os.PathLike[str], None] = None,
+        flag_definitions_cache: Union[str, os.PathLike[str], None] = None,
+        max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
+        retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
+        retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
+    ) -> None:
+        key = project_api_key or api_key
+        require_str("api_key", key)
+        assert isinstance(key, str)  # for mypy; require_str raised otherwise
+        self.api_key: str = key
+        self._debug = False
+        self.debug = debug
+        self.send = send
+        self.sync_mode = sync_mode
+        self.gzip = gzip
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.feature_flags_request_timeout_seconds = feature_flags_request_timeout_seconds
+        self._disabled = bool(disabled)
+        self.disable_geoip = disable_geoip
+        self.historical_migration = historical_migration
+        self.super_properties = super_properties
+        self.enable_exception_autocapture = enable_exception_autocapture
+        self.log_captured_exceptions = log_captured_exceptions
+        self.exception_autocapture_integrations = exception_autocapture_integrations
+        self.privacy_mode = privacy_mode
+        self.personal_api_key = personal_api_key
+        self.raw_host = host or DEFAULT_HOST
+        self.host = determine_server_host(host)
+        if project_root is None:
+            try:
+                project_root = os.getcwd()
+            except OSError:
+                project_root = None
+        self.project_root = project_root
+
+        self._drops = DropRecorder(on_error)
+        self._transport = Transport(self.host, timeout)
+        self._dispatcher = self._make_dispatcher(
+            api_key=self.api_key,
+            transport=self._transport,
+            drops=self._drops,
+            max_queue_size=max_queue_size,
+            flush_at=flush_at,
+            flush_interval=flush_interval,
+            gzip=gzip,
+            max_retries=max_retries,
+            timeout=timeout,
+            threads=thread,
+            historical_migration=historical_migration,
+            sync_mode=sync_mode,
+            shutdown_timeout=shutdown_timeout,
+            queue_full_timeout=queue_full_timeout,
+            max_queue_bytes=max_queue_bytes,
+            retry_buffer_bytes=retry_buffer_bytes,
+            retry_buffer_age=retry_buffer_age,
+        )
+        self._flags = self._make_flags(definitions=flag_definitions, cache_path=flag_definitions_cache)
+        # Released with the client: its threads finish what is queued and end; nothing here
+        # (fork hook, exit hook, threads) keeps a client alive.
+        weakref.finalize(self, _release, self._dispatcher, self._flags)
+        if send and not sync_mode and not self.disabled:
+            self._warm_up()
+        self.exception_capture: Any = None
+        if enable_exception_autocapture and not self.disabled:
+            from .exception_capture import ExceptionCapture
+
+            self.exception_capture = ExceptionCapture(self, integrations=exception_autocapture_integrations)
+
+    # --- settings that act when changed ----------------------------------------------------
+    @property
+    def env_disabled(self) -> bool:
+        """``POSTHOG_DISABLED=1`` in the environment: every client is disabled, however and whenever built."""
+        return _env_disabled()
+
+    @property
+    def disabled(self) -> bool:
+        """Every call is a no-op (also when ``POSTHOG_DISABLED`` is set, checked on each call)."""
+        return self._disabled or self.env_disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        self._disabled = bool(value)
+
+    @property
+    def debug(self) -> bool:
+        """Show the SDK's debug logging (on the ``posthog`` logger only)."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        value = bool(value)
+        if value != self._debug:
+            self._debug = value
+            _logging.set_debug(value)
+
+    @property
+    def on_error(self) -> Optional[OnError]:
+        """Called as ``on_error(exception, messages)`` for every event that could not be delivered."""
+        return self._drops.on_error
+
+    @on_error.setter
+    def on_error(self, callback: Optional[OnError]) -> None:
+        self._drops.on_error = callback
+
+    @property
+    def queue(self) -> Any:
+        """The bounded queue of messages waiting to be sent (``qsize()``, ``empty()``, ``full()``)."""
+        return self._dispatcher.queue
+
+    @property
+    def consumers(self) -> Optional[list[Any]]:
+        """The consumer threads' workers (``None`` in sync mode, as in 3.x)."""
+        return None if self.sync_mode else self._dispatcher.consumers
+
+    @property
+    def stats(self) -> DeliveryStats:
+        """Delivery counters: queued, sent, pending, and dropped events per :class:`DropReason`."""
+        return self._dispatcher.stats()
+
+    # --- what subclasses build -------------------------------------------------------------
+    def _make_dispatcher(self, **settings: Any) -> EventDispatcher:
+        """The event pipeline."""
+        return EventDispatcher(**settings)
+
+    def _make_flags(self, *, definitions: Any, cache_path: Optional[PathLike]) -> FlagResolver:
+        """The flag resolver."""
+        return FlagResolver(self, definitions=definitions, cache_path=cache_path)
+
+    def _warm_up(self) -> None:
+        """Prepare to send (the blocking client imports requests in the background)."""
+        preload_http()
