@@ -42,6 +42,7 @@ setup(
         "openai": ["openai>=1.40"],
         "anthropic": ["anthropic>=0.40"],
         "langchain": ["langchain-core>=0.3"],
+        "async": ["httpx>=0.23"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -55,6 +56,9 @@ setup(
             "anthropic>=0.40",
             "langchain-core>=0.3",
             "langchain-openai>=0.3",
+            "httpx>=0.23",
+            "fastapi>=0.100",
+            "uvicorn>=0.23",
         ],
     },
     classifiers=[

@@ -45,6 +45,11 @@ def encode_waiting(d: AsyncDispatcher, limit: int = CHUNK_EVENTS) -> int:
     return len(taken)
 
 
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class AsyncSender:
     """The dispatcher's task on one event loop."""
 
@@ -58,7 +63,8 @@ class AsyncSender:
         self.task: Optional[asyncio.Task[None]] = None
         #: the thread running the loop
         self.thread_id = threading.get_ident()
-        self._wake: Optional[asyncio.Event] = None
+        self._woken = False
+        self._waiter: Optional[asyncio.Future[None]] = None
         self._first_seen = 0.0
 
     @property
@@ -74,33 +80,43 @@ class AsyncSender:
 
     def start(self) -> None:
         """Create the task on the current (running) loop."""
-        self._wake = asyncio.Event()
         self.task = self.loop.create_task(self.run(), name="posthog.sender")
 
     def nudge(self) -> None:
         """Wake the task now (events to send, a flush or a shutdown); safe from any thread."""
-        wake = self._wake
-        if wake is None:
-            return
         if threading.get_ident() == self.thread_id:
-            wake.set()
+            self._wake_now()
             return
         try:
-            self.loop.call_soon_threadsafe(wake.set)
+            self.loop.call_soon_threadsafe(self._wake_now)
         except RuntimeError:  # the loop is closed: whoever waits will notice
             pass
 
+    def _wake_now(self) -> None:
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     async def _wait(self, timeout: float) -> None:
-        wake = self._wake
-        assert wake is not None
-        if wake.is_set():
-            wake.clear()
+        """Sleep up to ``timeout`` seconds or until nudged.
+
+        A plain future and a timer rather than ``asyncio.wait_for``, which before Python 3.12
+        can swallow a cancellation that arrives as the wait ends (and then ``asyncio.run`` would
+        wait for this task forever).
+        """
+        if self._woken:
+            self._woken = False
             return
+        waiter = self.loop.create_future()
+        self._waiter = waiter
+        timer = self.loop.call_later(max(0.0, timeout), _settle, waiter)
         try:
-            await asyncio.wait_for(wake.wait(), max(0.0, timeout))
-        except asyncio.TimeoutError:
-            pass
-        wake.clear()
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        self._woken = False
 
     async def run(self) -> None:
         """Batch and send until stopped and nothing is left; nothing raised here ends the loop."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip as _gzip
 import os
+import sys
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Optional
@@ -48,6 +49,10 @@ def require_httpx() -> None:
 
 async def _bounded(coro: Any, timeout: float) -> Any:
     """Await ``coro`` for at most ``timeout`` seconds; a timeout is the built-in ``TimeoutError``."""
+    if sys.version_info >= (3, 11):
+        # asyncio.timeout never swallows a cancellation (wait_for can, before Python 3.12).
+        async with asyncio.timeout(timeout):
+            return await coro
     try:
         return await asyncio.wait_for(coro, timeout)
     except asyncio.TimeoutError:  # a distinct class before Python 3.11

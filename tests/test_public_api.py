@@ -163,6 +163,8 @@ EXPECTED_ALL = {
     "scope_flush",
     "__version__",
     "APIError",
+    "AsyncClient",
+    "AsyncPosthog",
     "Client",
     "DeliveryStats",
     "DropReason",
@@ -423,7 +425,7 @@ def test_import_posthog_does_not_import_optional_frameworks() -> None:
     code = (
         "import json, sys; import posthog; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'django', 'sentry_sdk', 'openai', 'anthropic', 'langchain'})))"
+        "{'django', 'sentry_sdk', 'openai', 'anthropic', 'langchain', 'httpx', 'redis'})))"
     )
 
     result = subprocess.run(
