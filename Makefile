@@ -7,7 +7,7 @@ REF_PY := $(REF_VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install test lint format typecheck pytest bench bench-quick demo ref-venv clean
+.PHONY: help venv install test lint format typecheck pytest redis-server bench bench-quick demo ref-venv clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,11 +37,27 @@ typecheck: install ## mypy --strict on posthog/ and the typing checks
 	$(VENV)/bin/mypy
 	@if [ -d tests/typing ]; then $(VENV)/bin/mypy --strict tests/typing; fi
 
-pytest: install ## Run the test suite only (with posthog==3.25.0 beside it for the parity tests)
+pytest: install redis-server ## Run the test suite only (with posthog==3.25.0 beside it for the parity tests)
 	-@$(MAKE) --no-print-directory ref-venv || echo "reference venv unavailable: parity tests will be skipped"
 	$(PY) -m pytest -q
 
 test: lint typecheck pytest ## Lint, typecheck and run the whole suite
+
+# The flag cache tests start their own redis-server (on a free port, data in a temp dir).
+redis-server: ## Make sure redis-server is installed (apt-get install as root if missing)
+	@if command -v redis-server >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "redis-server is missing and cannot be installed here (needs root and apt-get):" \
+			"install it (e.g. sudo apt-get install redis-server) and rerun" >&2; \
+		exit 1; \
+	fi; \
+	echo "installing redis-server with apt-get"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	if ! { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }; then \
+		echo "apt-get could not install redis-server; install it by hand and rerun" >&2; \
+		exit 1; \
+	fi; \
+	command -v redis-server >/dev/null 2>&1 || { echo "redis-server is still not on PATH" >&2; exit 1; }
 
 demo: install ## Run the SDK against a local fake PostHog and show what it received
 	$(PY) examples/demo.py

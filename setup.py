@@ -43,6 +43,7 @@ setup(
         "anthropic": ["anthropic>=0.40"],
         "langchain": ["langchain-core>=0.3"],
         "async": ["httpx>=0.23"],
+        "redis": ["redis>=4.5"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -59,6 +60,7 @@ setup(
             "httpx>=0.23",
             "fastapi>=0.100",
             "uvicorn>=0.23",
+            "redis>=4.5",
         ],
     },
     classifiers=[

@@ -40,6 +40,7 @@ from benchmarks._harness import (
     ours_python,
     progress,
 )
+from benchmarks._rows_async import ASYNC_ROWS, async_steps
 from benchmarks._rows_delivery import DELIVERY_ROWS, SMOKE_SKIPS, delivery_steps
 
 OUR_SHUTDOWN_DEADLINE: Final = 5.0 + 1.0  # documented default shutdown timeout + margin
@@ -49,7 +50,7 @@ IMPORT_CODE: Final = (
 )
 #: Overrides the reference interpreter (default ``.venv-ref/bin/python``); a missing path means "ours only".
 REF_PYTHON_ENV: Final = "POSTHOG_BENCH_REF_PYTHON"
-ALL_ROWS: Final = ("1", "2", "3", "4", "5", "6", "7", "growth", *DELIVERY_ROWS)
+ALL_ROWS: Final = ("1", "2", "3", "4", "5", "6", "7", "growth", *DELIVERY_ROWS, *ASYNC_ROWS)
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ def render(rows: Sequence[Row], have_ref: bool) -> str:
     body = [
         (
             f"{row.label} [{row.unit}]",
-            (row.ref_text or fmt(row.ref, row.decimals)) if have_ref else "not installed",
+            (row.ref_text or fmt(row.ref, row.decimals)) if have_ref or row.ref_text else "not installed",
             fmt(row.ours, row.decimals),
             _ratio_text(row),
             row.target,
@@ -431,6 +432,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ({"7"}, lambda s: [enrichment_row(runner, s, sizes, workdir)]),
             ({"growth"}, lambda s: growth_rows(runner, s, sizes, workdir)),
             *delivery_steps(runner, mode),
+            *async_steps(runner, mode),
         ]
         with fake_server(max_seconds=3600) as server:
             for keys, step in steps:

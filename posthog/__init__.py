@@ -100,6 +100,8 @@ exception_autocapture_integrations: list[Integrations] = []
 log_captured_exceptions: bool = DEFAULTS.log_captured_exceptions
 project_root: Optional[str] = DEFAULTS.project_root
 privacy_mode: bool = DEFAULTS.privacy_mode
+#: Share flag definitions across processes (``posthog.flag_cache``); not a 3.x setting.
+flag_definition_cache_provider: Any = None
 
 default_client: Optional[Client] = None
 
@@ -134,6 +136,7 @@ def _proxy() -> Client:
                     exception_autocapture_integrations=exception_autocapture_integrations,
                     project_root=project_root,
                     privacy_mode=privacy_mode,
+                    flag_definition_cache_provider=flag_definition_cache_provider,
                 )
                 default_client = client
     # 3.x re-applies these two on every call, so toggling them at runtime works.

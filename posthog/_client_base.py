@@ -8,19 +8,25 @@ import logging
 import os
 import weakref
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _logging
 from ._client_events import EventMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
+from ._kill_switch import env_disabled
 from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
 from ._preload import preload_http
 from ._queue import DEFAULT_MAX_QUEUE_BYTES
 from ._validation import require_str
 from .feature_flags.cache import PathLike
+from .feature_flags.fleet import FlagDefinitionsStats
 from .feature_flags.resolver import FlagResolver
+from .feature_flags.settings import FlagSettings, Setting
 from .request import DEFAULT_HOST, Transport, determine_server_host
+
+if TYPE_CHECKING:
+    from .flag_cache import FlagDefinitionCacheProvider
 
 __all__ = ["ClientBase"]
 
@@ -32,31 +38,18 @@ def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
     flags.stop(wait=False)
 
 
-_KILL_SWITCH = "POSTHOG_DISABLED"
-_TRUTHY = frozenset({"1", "true", "yes", "on"})
-# The environment as os.environ keeps it (CPython: a dict of encoded keys and values), for a
-# lookup cheap enough to make on every call; os.environ itself is the fallback.
-_ENV_DATA: Any = getattr(os.environ, "_data", None)
-_ENV_KEY: Any = getattr(os.environ, "encodekey", lambda key: key)(_KILL_SWITCH)
-
-
-def _env_disabled() -> bool:
-    """Whether ``POSTHOG_DISABLED`` is set to a true value right now."""
-    if _ENV_DATA is not None:
-        raw = _ENV_DATA.get(_ENV_KEY)
-        if raw is None:
-            return False
-        value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    else:  # pragma: no cover - interpreters without os.environ._data
-        value = os.environ.get(_KILL_SWITCH, "")
-    return value.strip().lower() in _TRUTHY
-
-
 class ClientBase(EventMethods):
     """The settings and parts of a client; :class:`~posthog.Client` and
     :class:`~posthog.AsyncPosthog` add how they flush, shut down and answer flags."""
 
     log = log
+
+    # Settings flags read too: kept in one FlagSettings shared with the flag resolver.
+    personal_api_key: Setting[Optional[str]] = Setting()
+    poll_interval: Setting[float] = Setting()
+    feature_flags_request_timeout_seconds: Setting[float] = Setting()
+    disable_geoip: Setting[bool] = Setting()
+    send: Setting[bool] = Setting()
 
     def __init__(
         self,
@@ -94,28 +87,32 @@ class ClientBase(EventMethods):
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
         retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
+        flag_definition_cache_provider: Optional[FlagDefinitionCacheProvider] = None,
     ) -> None:
         key = project_api_key or api_key
         require_str("api_key", key)
         assert isinstance(key, str)  # for mypy; require_str raised otherwise
         self.api_key: str = key
+        self._flag_settings = FlagSettings(
+            api_key=key,
+            personal_api_key=personal_api_key,
+            poll_interval=poll_interval,
+            feature_flags_request_timeout_seconds=feature_flags_request_timeout_seconds,
+            disable_geoip=disable_geoip,
+            disabled=bool(disabled),
+            send=send,
+        )
         self._debug = False
         self.debug = debug
-        self.send = send
         self.sync_mode = sync_mode
         self.gzip = gzip
         self.timeout = timeout
-        self.poll_interval = poll_interval
-        self.feature_flags_request_timeout_seconds = feature_flags_request_timeout_seconds
-        self._disabled = bool(disabled)
-        self.disable_geoip = disable_geoip
         self.historical_migration = historical_migration
         self.super_properties = super_properties
         self.enable_exception_autocapture = enable_exception_autocapture
         self.log_captured_exceptions = log_captured_exceptions
         self.exception_autocapture_integrations = exception_autocapture_integrations
         self.privacy_mode = privacy_mode
-        self.personal_api_key = personal_api_key
         self.raw_host = host or DEFAULT_HOST
         self.host = determine_server_host(host)
         if project_root is None:
@@ -146,7 +143,11 @@ class ClientBase(EventMethods):
             retry_buffer_bytes=retry_buffer_bytes,
             retry_buffer_age=retry_buffer_age,
         )
-        self._flags = self._make_flags(definitions=flag_definitions, cache_path=flag_definitions_cache)
+        self._flags = self._make_flags(
+            definitions=flag_definitions,
+            cache_path=flag_definitions_cache,
+            cache_provider=flag_definition_cache_provider,
+        )
         # Released with the client: its threads finish what is queued and end; nothing here
         # (fork hook, exit hook, threads) keeps a client alive.
         weakref.finalize(self, _release, self._dispatcher, self._flags)
@@ -162,16 +163,16 @@ class ClientBase(EventMethods):
     @property
     def env_disabled(self) -> bool:
         """``POSTHOG_DISABLED=1`` in the environment: every client is disabled, however and whenever built."""
-        return _env_disabled()
+        return env_disabled()
 
     @property
     def disabled(self) -> bool:
         """Every call is a no-op (also when ``POSTHOG_DISABLED`` is set, checked on each call)."""
-        return self._disabled or self.env_disabled
+        return self._flag_settings.disabled or self.env_disabled
 
     @disabled.setter
     def disabled(self, value: bool) -> None:
-        self._disabled = bool(value)
+        self._flag_settings.disabled = bool(value)
 
     @property
     def debug(self) -> bool:
@@ -184,6 +185,7 @@ class ClientBase(EventMethods):
         if value != self._debug:
             self._debug = value
             _logging.set_debug(value)
+        self._flag_settings.debug = value
 
     @property
     def on_error(self) -> Optional[OnError]:
@@ -205,6 +207,11 @@ class ClientBase(EventMethods):
         return None if self.sync_mode else self._dispatcher.consumers
 
     @property
+    def flag_definitions_stats(self) -> FlagDefinitionsStats:
+        """How flag definitions were obtained: API polls, shared-cache reads, fleet leadership."""
+        return self._flags.fleet.stats()
+
+    @property
     def stats(self) -> DeliveryStats:
         """Delivery counters: queued, sent, pending, and dropped events per :class:`DropReason`."""
         return self._dispatcher.stats()
@@ -214,9 +221,13 @@ class ClientBase(EventMethods):
         """The event pipeline."""
         return EventDispatcher(**settings)
 
-    def _make_flags(self, *, definitions: Any, cache_path: Optional[PathLike]) -> FlagResolver:
+    def _make_flags(
+        self, *, definitions: Any, cache_path: Optional[PathLike], cache_provider: Any
+    ) -> FlagResolver:
         """The flag resolver."""
-        return FlagResolver(self, definitions=definitions, cache_path=cache_path)
+        return FlagResolver(
+            self, definitions=definitions, cache_path=cache_path, cache_provider=cache_provider
+        )
 
     def _warm_up(self) -> None:
         """Prepare to send (the blocking client imports requests in the background)."""

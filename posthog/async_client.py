@@ -52,8 +52,16 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         settings.pop("sync_mode", None)
         return AsyncDispatcher(atransport=self._atransport, **settings)
 
-    def _make_flags(self, *, definitions: Any, cache_path: Optional[PathLike]) -> AsyncFlagResolver:
-        return AsyncFlagResolver(self, self._atransport, definitions=definitions, cache_path=cache_path)
+    def _make_flags(
+        self, *, definitions: Any, cache_path: Optional[PathLike], cache_provider: Any
+    ) -> AsyncFlagResolver:
+        return AsyncFlagResolver(
+            self,
+            self._atransport,
+            definitions=definitions,
+            cache_path=cache_path,
+            cache_provider=cache_provider,
+        )
 
     def _warm_up(self) -> None:
         """Nothing to prepare: httpx is imported, and no thread is started."""

@@ -59,6 +59,7 @@ def _reset_facade() -> Iterator[None]:
     for name in FACADE_SETTINGS:
         setattr(posthog, name, getattr(DEFAULTS, name))
     posthog.exception_autocapture_integrations = []
+    posthog.flag_definition_cache_provider = None
     posthog.default_client = None
     yield
     if posthog.default_client is not None:

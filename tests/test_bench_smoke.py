@@ -25,6 +25,8 @@ ROWS = {
     "burst_2k_pct",
     "backlog_capture_us",
     "backlog_peak_rss_mib",
+    "async_route_rps",
+    "async_capture_us",
 }
 
 

@@ -99,6 +99,12 @@ class AsyncFlagResolver(FlagResolver):
         try:
             if self._client.disabled:
                 return None
+            if self.fleet.provider is not None:
+                # The provider's calls may block (network): not on the loop.
+                shared = await asyncio.get_running_loop().run_in_executor(None, self._read_shared)
+                if shared is not None:
+                    self._poll_succeeded()
+                    return shared or None
             await self._afetch()
         except ReferenceError:  # the client was garbage-collected: stop polling for it
             self.stop()
@@ -113,6 +119,7 @@ class AsyncFlagResolver(FlagResolver):
     async def _afetch(self) -> None:
         client = self._client
         assert client.personal_api_key is not None
+        self.fleet.count("polls")
         try:
             status, etag, body = await self._atransport.get_flag_definitions(
                 client.api_key, client.personal_api_key, timeout=DEFINITIONS_TIMEOUT, etag=self._etag
@@ -121,6 +128,8 @@ class AsyncFlagResolver(FlagResolver):
             self._refused(exc)
             raise
         self._accept(status, etag, body)
+        if self.fleet.provider is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._share, status, body)
 
     def stop(self, wait: bool = True) -> None:
         """Stop polling; no flag call restarts it afterwards."""

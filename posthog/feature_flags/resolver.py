@@ -26,6 +26,7 @@ from .definitions import (
 )
 from .enrichment import EnrichmentCache, flag_properties
 from .evaluation import Inconclusive, augment_properties, evaluate_flag, lookup_payload
+from .fleet import SharedDefinitions
 from .remote import NO_ANSWER, RemoteFlag, build_flags_body, fetch_flags, flag_answer, merge_answer
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ log = logging.getLogger("posthog")
 
 #: Timeout of the definitions request (3.x: 10 s); it runs on the poller thread only.
 DEFINITIONS_TIMEOUT: Final = 10.0
+#: A process that finds the fleet's cache empty looks again this often, this many times, before
+#: fetching for itself (the leader is probably fetching at that moment).
+_COLD_WAIT: Final = 0.2
+_COLD_LOOKS: Final = 5
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
 
 
@@ -51,6 +56,7 @@ class FlagResolver:
         *,
         definitions: Union[Mapping[str, Any], PathLike, None] = None,
         cache_path: Optional[PathLike] = None,
+        cache_provider: Any = None,
     ) -> None:
         # Weak: the poller thread holds this resolver, and must not keep the client alive.
         self._client: Client = weakref.proxy(client)
@@ -67,6 +73,10 @@ class FlagResolver:
         self.called_events = CalledEvents()
         self._enrichment = EnrichmentCache()
         self._cache_path = cache_path
+        #: the fleet's shared definitions (``flag_definition_cache_provider``) and poll counters
+        self.fleet = SharedDefinitions(cache_provider)
+        self._shared_data: Optional[Mapping[str, Any]] = None  # what the snapshot was read from
+        self._cold_looks = 0
         self.local_only = False
         self.may_enrich = False
         if definitions is not None:
@@ -172,6 +182,11 @@ class FlagResolver:
         try:
             if self._client.disabled:  # e.g. POSTHOG_DISABLED set after the client was built
                 return None
+            if self.fleet.provider is not None:
+                shared = self._read_shared()
+                if shared is not None:
+                    self._poll_succeeded()
+                    return shared or None
             self._fetch(raise_auth_errors=False)
         except ReferenceError:  # the client was garbage-collected: stop polling for it
             self.stop()
@@ -208,9 +223,56 @@ class FlagResolver:
         else:
             log.warning("[FEATURE FLAGS] Fetching feature flag definitions failed (%s); will retry", exc)
 
+    def _read_shared(self) -> Optional[float]:
+        """Take definitions another process stored, unless this one fetches.
+
+        Returns None when this process should fetch from the API, 0 when the cache answered,
+        or a short wait before looking again (a cold fleet: the leader is fetching right now).
+        """
+        fleet = self.fleet
+        if fleet.should_fetch():
+            return None
+        data = fleet.read()
+        if data is None:
+            if self._snapshot is None and not fleet.failing and self._cold_looks < _COLD_LOOKS:
+                self._cold_looks += 1
+                return _COLD_WAIT
+            return None
+        if self._snapshot is None or data != self._shared_data:
+            try:
+                snapshot = FlagDefinitions.parse(
+                    data["flags"], data.get("group_type_mapping"), data.get("cohorts")
+                )
+            except ValueError as exc:  # not definitions: fetch them ourselves
+                log.warning("[FEATURE FLAGS] unusable definitions in the flag definitions cache: %s", exc)
+                return None
+            self._shared_data = data
+            self._swap(snapshot)
+        etag = data.get("etag")
+        self._etag = etag if isinstance(etag, str) else None
+        self._first_attempt.set()
+        return 0.0
+
+    def _share(self, status: int, body: Any) -> None:
+        """Hand what a fetch brought (or confirmed, on 304) to the fleet's cache."""
+        if self.fleet.provider is None:
+            return
+        if status == 304:
+            snapshot = self._snapshot
+            if snapshot is None:
+                return
+            body = {
+                "flags": snapshot.raw_flags,
+                "group_type_mapping": snapshot.raw_group_type_mapping,
+                "cohorts": snapshot.raw_cohorts,
+            }
+        self._shared_data = None
+        self.fleet.store(body, self._etag)
+
     def _fetch(self, *, raise_auth_errors: bool) -> None:
         client = self._client
         assert client.personal_api_key is not None
+        self.fleet.count("polls")
         try:
             response = client._transport.get_flag_definitions(
                 client.api_key, client.personal_api_key, timeout=DEFINITIONS_TIMEOUT, etag=self._etag
@@ -220,6 +282,7 @@ class FlagResolver:
             raise
         body = None if response.status_code == 304 else response.json()
         self._accept(response.status_code, response.headers.get("ETag"), body)
+        self._share(response.status_code, body)
 
     def _refused(self, exc: APIError) -> None:
         """The definitions request was refused."""
@@ -231,6 +294,7 @@ class FlagResolver:
     def _accept(self, status: int, etag: Optional[str], body: Any) -> None:
         """Take a definitions answer: unchanged (304), or a new snapshot (raises if unusable)."""
         if status == 304:
+            self.fleet.count("not_modified")
             self._first_attempt.set()
             return
         quota = body.get("quotaLimited") if isinstance(body, dict) else None
@@ -282,6 +346,8 @@ class FlagResolver:
 
     def stop(self, wait: bool = True) -> None:
         """Stop polling (waiting at most a second); no flag call restarts it afterwards."""
+        if not self._stopped and self.fleet.provider is not None:
+            self.fleet.shutdown()  # even if this process never led
         self._stopped = True
         self._first_attempt.set()  # nobody waits for a load that will not happen
         poller = self.poller

@@ -90,8 +90,13 @@ def test_two_loops_in_two_threads_share_a_client_without_hanging(
         await client.shutdown()
 
     asyncio.run(close())
-    names = [e["event"] for e in fake_server.events()]
+    # A loop that ends while its task has a batch in flight cannot know whether the server got
+    # it: the batch is sent again by the other loop (at least once, with the same uuids).
+    events = fake_server.events()
+    by_uuid = {e["uuid"]: e for e in events}
+    names = [e["event"] for e in by_uuid.values()]
     assert names.count("from a") == 20 and names.count("from b") == 20
+    assert len(events) - len(by_uuid) <= 20
 
 
 def test_a_client_never_shut_down_warns_once_when_collected(
@@ -208,8 +213,9 @@ def test_the_client_starts_no_thread(fake_server: FakePostHog, make_async: MakeA
             await client.wait_for_flags(5)
             await client.flush()
             started = {t.name for t in threading.enumerate()} - before
-            # The fake server answers each connection on a thread of its own: not ours.
-            return {name for name in started if "process_request" not in name}
+            # Ours would be named posthog.* (or asyncio_N for the loop's executor); the fake
+            # server answers each connection on a thread of its own.
+            return {name for name in started if name.startswith(("posthog", "asyncio"))}
 
     assert asyncio.run(scenario()) == set()
 

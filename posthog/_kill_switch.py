@@ -1,0 +1,27 @@
+"""``POSTHOG_DISABLED``: the environment switch that turns every client off, read on each call."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final
+
+__all__ = ["env_disabled"]
+
+_KILL_SWITCH: Final = "POSTHOG_DISABLED"
+_TRUTHY: Final = frozenset({"1", "true", "yes", "on"})
+# The environment as os.environ keeps it (CPython: a dict of encoded keys and values), for a
+# lookup cheap enough to make on every call; os.environ itself is the fallback.
+_ENV_DATA: Any = getattr(os.environ, "_data", None)
+_ENV_KEY: Any = getattr(os.environ, "encodekey", lambda key: key)(_KILL_SWITCH)
+
+
+def env_disabled() -> bool:
+    """Whether ``POSTHOG_DISABLED`` is set to a true value right now."""
+    if _ENV_DATA is not None:
+        raw = _ENV_DATA.get(_ENV_KEY)
+        if raw is None:
+            return False
+        value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    else:  # pragma: no cover - interpreters without os.environ._data
+        value = os.environ.get(_KILL_SWITCH, "")
+    return value.strip().lower() in _TRUTHY
