@@ -27,13 +27,13 @@ class AsyncFlagMethods(FlagAttributes):
         """Fetch flag definitions now (and keep polling them); needs ``personal_api_key``."""
         if self.disabled:
             return
-        await self._flags.aload_now()
+        await self._flags.source.aload_now()
 
     async def wait_for_flags(self, timeout: float = 10.0) -> bool:
         """Await flag definitions (polled in the background); True once they are loaded."""
         if self.disabled:
-            return self._flags.raw_flags() is not None
-        return await self._flags.wait_loaded(timeout)
+            return self._flags.source.raw_flags() is not None
+        return await self._flags.source.wait_loaded(timeout)
 
     async def feature_enabled(
         self,

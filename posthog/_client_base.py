@@ -22,15 +22,29 @@ from ._validation import require_str
 from .feature_flags.cache import PathLike
 from .feature_flags.fleet import FlagDefinitionsStats
 from .feature_flags.resolver import FlagResolver
-from .feature_flags.settings import FlagSettings, Setting
+from .feature_flags.settings import Emit, FlagSettings, Setting
 from .request import DEFAULT_HOST, Transport, determine_server_host
 
 if TYPE_CHECKING:
     from .flag_cache import FlagDefinitionCacheProvider
 
-__all__ = ["ClientBase"]
+__all__ = ["ClientBase", "weak_capture"]
 
 log = logging.getLogger("posthog")
+
+
+def weak_capture(client: ClientBase) -> Emit:
+    """``client.capture`` for a flag resolver, without keeping the client alive."""
+    ref = weakref.ref(client)
+
+    def emit(
+        distinct_id: Any, event: str, properties: dict[str, Any], groups: Any, disable_geoip: Any
+    ) -> None:
+        target = ref()
+        if target is not None:
+            target.capture(distinct_id, event, properties, groups=groups, disable_geoip=disable_geoip)
+
+    return emit
 
 
 def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
@@ -148,6 +162,7 @@ class ClientBase(EventMethods):
             cache_path=flag_definitions_cache,
             cache_provider=flag_definition_cache_provider,
         )
+        self._flags.source.start()
         # Released with the client: its threads finish what is queued and end; nothing here
         # (fork hook, exit hook, threads) keeps a client alive.
         weakref.finalize(self, _release, self._dispatcher, self._flags)
@@ -226,7 +241,12 @@ class ClientBase(EventMethods):
     ) -> FlagResolver:
         """The flag resolver."""
         return FlagResolver(
-            self, definitions=definitions, cache_path=cache_path, cache_provider=cache_provider
+            self._flag_settings,
+            self._transport,
+            weak_capture(self),
+            definitions=definitions,
+            cache_path=cache_path,
+            cache_provider=cache_provider,
         )
 
     def _warm_up(self) -> None:

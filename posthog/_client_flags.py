@@ -43,34 +43,34 @@ class FlagAttributes:
     @property
     def feature_flags(self) -> Optional[list[dict[str, Any]]]:
         """The flag definitions as received (``None`` before the first load)."""
-        return self._flags.raw_flags()
+        return self._flags.source.raw_flags()
 
     @feature_flags.setter
     def feature_flags(self, flags: Optional[list[dict[str, Any]]]) -> None:
-        self._flags.set_flags(flags)
+        self._flags.source.set_flags(flags)
 
     @property
     def feature_flags_by_key(self) -> Optional[dict[str, dict[str, Any]]]:
         """Flag definitions by key."""
-        return self._flags.raw_flags_by_key()
+        return self._flags.source.raw_flags_by_key()
 
     @property
     def group_type_mapping(self) -> Optional[dict[str, Any]]:
         """Group type index (as a string) to group type name."""
-        return self._flags.raw_group_type_mapping()
+        return self._flags.source.raw_group_type_mapping()
 
     @group_type_mapping.setter
     def group_type_mapping(self, mapping: Optional[dict[str, Any]]) -> None:
-        self._flags.set_group_type_mapping(mapping)
+        self._flags.source.set_group_type_mapping(mapping)
 
     @property
     def cohorts(self) -> Optional[dict[str, Any]]:
         """Cohort definitions by id (as a string)."""
-        return self._flags.raw_cohorts()
+        return self._flags.source.raw_cohorts()
 
     @cohorts.setter
     def cohorts(self, cohorts: Optional[dict[str, Any]]) -> None:
-        self._flags.set_cohorts(cohorts)
+        self._flags.source.set_cohorts(cohorts)
 
     @property
     def poller(self) -> Any:
@@ -84,7 +84,7 @@ class FlagAttributes:
 
     def feature_flag_definitions(self) -> Optional[list[dict[str, Any]]]:
         """The current flag definitions list."""
-        return self._flags.raw_flags()
+        return self._flags.source.raw_flags()
 
 
 class FlagMethods(FlagAttributes):
@@ -99,8 +99,8 @@ class FlagMethods(FlagAttributes):
     def wait_for_flags(self, timeout: float = 10.0) -> bool:
         """Wait until flag definitions are loaded; True if they are."""
         if self.disabled:
-            return self._flags.raw_flags() is not None
-        return self._flags.wait_until_loaded(timeout)
+            return self._flags.source.raw_flags() is not None
+        return self._flags.source.wait_until_loaded(timeout)
 
     def feature_enabled(
         self,

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from ._async_client_flags import AsyncFlagMethods
 from ._async_dispatcher import AsyncDispatcher
 from ._async_transport import AsyncTransport, require_httpx
-from ._client_base import ClientBase
+from ._client_base import ClientBase, weak_capture
 from ._client_events import EventResult, check_capture, warn_context
 from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
 from .feature_flags.async_resolver import AsyncFlagResolver
@@ -56,8 +56,10 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         self, *, definitions: Any, cache_path: Optional[PathLike], cache_provider: Any
     ) -> AsyncFlagResolver:
         return AsyncFlagResolver(
-            self,
+            self._flag_settings,
+            self._transport,
             self._atransport,
+            weak_capture(self),
             definitions=definitions,
             cache_path=cache_path,
             cache_provider=cache_provider,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Final
+from typing import Any, Final, Optional
 
-__all__ = ["CalledEvents"]
+from ..types import FeatureFlag
+
+__all__ = ["CalledEvents", "called_properties"]
 
 _MAX_KEYS_PER_ID: Final = 1000
 
@@ -51,3 +53,36 @@ class CalledEvents:
         """Forget everything."""
         with self._lock:
             self._seen.clear()
+
+
+def called_properties(
+    key: str,
+    value: Any,
+    locally: bool,
+    *,
+    remote_flag: Optional[FeatureFlag] = None,
+    request_id: Optional[str] = None,
+    payload: Any = None,
+) -> dict[str, Any]:
+    """The properties of a ``$feature_flag_called`` event."""
+    props: dict[str, Any] = {
+        "$feature_flag": key,
+        "$feature_flag_response": value,
+        "locally_evaluated": locally,
+        f"$feature/{key}": value,
+    }
+    if payload:
+        props["$feature_flag_payload"] = payload
+    if request_id:
+        props["$feature_flag_request_id"] = request_id
+    if remote_flag is not None:
+        if remote_flag.reason is not None and remote_flag.reason.description:
+            props["$feature_flag_reason"] = remote_flag.reason.description
+        metadata = remote_flag.metadata
+        version = getattr(metadata, "version", None)
+        if version:
+            props["$feature_flag_version"] = version
+        flag_id = getattr(metadata, "id", None)
+        if flag_id:
+            props["$feature_flag_id"] = flag_id
+    return props

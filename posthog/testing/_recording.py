@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final, Optional, Union
 
+from .._client_base import weak_capture
 from ..client import Client, Posthog
 from ..feature_flags.resolver import FlagResolver
 from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
@@ -37,7 +38,12 @@ class _RecordingFlags(FlagResolver):
     def __init__(
         self, client: Client, overrides: FlagOverrides, definitions: Optional[Mapping[str, Any]]
     ) -> None:
-        super().__init__(client, definitions=definitions or _NO_DEFINITIONS)
+        super().__init__(
+            client._flag_settings,
+            client._transport,
+            weak_capture(client),
+            definitions=definitions or _NO_DEFINITIONS,
+        )
         self.overrides = overrides
         self.local_only = True
 

@@ -22,7 +22,7 @@ def test_enrichment_equals_evaluating_every_flag(count: int) -> None:
     client.group_type_mapping = body["group_type_mapping"]
     client.cohorts = body["cohorts"]
     client.feature_flags = body["flags"]
-    snapshot = client._flags._snapshot
+    snapshot = client._flags.source.snapshot
     assert snapshot is not None
     assert 0 < len(enrichment.enrichable_flags(snapshot)) <= len(snapshot.flags)
 
@@ -47,7 +47,7 @@ def test_flags_needing_caller_properties_are_skipped() -> None:
     client.group_type_mapping = body["group_type_mapping"]
     client.cohorts = body["cohorts"]
     client.feature_flags = body["flags"]
-    snapshot = client._flags._snapshot
+    snapshot = client._flags.source.snapshot
     assert snapshot is not None
 
     # The mixed definitions include person-property and continuity flags: those are left out.

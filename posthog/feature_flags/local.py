@@ -1,0 +1,104 @@
+"""Local answers from a definitions snapshot: one flag, one flag's payload, or every flag.
+
+The resolution layer between evaluation (:mod:`.evaluation`) and the resolvers: each function
+takes a snapshot (or None) and a context and says what it can decide without the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final, Optional
+
+from .definitions import FlagDefinitions
+from .evaluation import FlagValue, Inconclusive, augment_properties, evaluate_flag, lookup_payload
+
+__all__ = ["local_flag", "local_flags", "local_payload"]
+
+log = logging.getLogger("posthog")
+
+_NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
+
+
+def _decided(key: str, result: Any) -> Optional[FlagValue]:
+    if isinstance(result, Inconclusive):
+        log.debug("flag %s could not be decided locally: %s", key, result.reason)
+        return None
+    value: FlagValue = result
+    return value
+
+
+def local_flag(
+    snapshot: Optional[FlagDefinitions],
+    key: str,
+    distinct_id: Any,
+    groups: Mapping[str, Any],
+    person_properties: Optional[Mapping[str, Any]],
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+) -> Optional[FlagValue]:
+    """One flag decided from ``snapshot``, or None when it cannot be decided locally."""
+    flag = snapshot.by_key.get(key) if snapshot is not None else None
+    if flag is None:
+        return None
+    assert snapshot is not None
+    if flag.group_type_key is None:
+        # A person flag reads only the person's properties: build just those.
+        person: dict[str, Any] = {"distinct_id": distinct_id}
+        if person_properties:
+            person.update(person_properties)
+        return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
+    person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+    return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, group))
+
+
+def local_payload(
+    snapshot: Optional[FlagDefinitions],
+    key: str,
+    distinct_id: Any,
+    match_value: Optional[FlagValue],
+    groups: Mapping[str, Any],
+    person: dict[str, Any],
+    group: dict[str, dict[str, Any]],
+) -> tuple[Optional[FlagValue], Any, bool]:
+    """``(value, payload, decided locally)`` from ``snapshot`` (value None: undecided).
+
+    ``person`` and ``group`` are augmented properties (:func:`augment_properties`).
+    """
+    flag = snapshot.by_key.get(key) if snapshot is not None else None
+    value = match_value
+    if value is None and flag is not None:
+        assert snapshot is not None
+        value = _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, group))
+    if value is not None and flag is not None:
+        # Decided locally: the payload (possibly none) is known without asking the server.
+        return value, lookup_payload(flag, value), True
+    return value, None, False
+
+
+def local_flags(
+    snapshot: Optional[FlagDefinitions],
+    distinct_id: Any,
+    groups: Mapping[str, Any],
+    person: dict[str, Any],
+    group: dict[str, dict[str, Any]],
+) -> tuple[dict[str, FlagValue], dict[str, Any], Optional[list[str]]]:
+    """``(values, payloads, keys to ask the server for)`` from ``snapshot``.
+
+    The keys are None when the server must be asked for everything (no definitions).
+    """
+    values: dict[str, FlagValue] = {}
+    payloads: dict[str, Any] = {}
+    if snapshot is None or not snapshot.flags:
+        return values, payloads, None
+    undecided: list[str] = []
+    for flag in snapshot.flags:
+        result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+        if isinstance(result, Inconclusive):
+            undecided.append(flag.key)
+            continue
+        values[flag.key] = result
+        payload = lookup_payload(flag, result)
+        if payload:
+            payloads[flag.key] = payload
+    return values, payloads, undecided
