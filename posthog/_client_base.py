@@ -14,7 +14,7 @@ from . import _logging
 from ._client_events import EventMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
-from ._kill_switch import env_disabled
+from ._kill_switch import env_disabled, env_maybe_set
 from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
 from ._preload import preload_http
 from ._queue import DEFAULT_MAX_QUEUE_BYTES
@@ -183,7 +183,10 @@ class ClientBase(EventMethods):
     @property
     def disabled(self) -> bool:
         """Every call is a no-op (also when ``POSTHOG_DISABLED`` is set, checked on each call)."""
-        return self._flag_settings.disabled or self.env_disabled
+        if self._flag_settings.disabled:
+            return True
+        # Read on every call: the usual case (the variable is absent) costs one dict lookup.
+        return env_maybe_set() and self.env_disabled
 
     @disabled.setter
     def disabled(self, value: bool) -> None:

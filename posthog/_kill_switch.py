@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Final
 
-__all__ = ["env_disabled"]
+__all__ = ["env_disabled", "env_maybe_set"]
 
 _KILL_SWITCH: Final = "POSTHOG_DISABLED"
 _TRUTHY: Final = frozenset({"1", "true", "yes", "on"})
@@ -25,3 +25,8 @@ def env_disabled() -> bool:
     else:  # pragma: no cover - interpreters without os.environ._data
         value = os.environ.get(_KILL_SWITCH, "")
     return value.strip().lower() in _TRUTHY
+
+
+def env_maybe_set() -> bool:
+    """False when ``POSTHOG_DISABLED`` is surely absent (the quick check before :func:`env_disabled`)."""
+    return _ENV_DATA is None or _ENV_KEY in _ENV_DATA

@@ -76,12 +76,24 @@ def _parse_on_day(text: str, today: date) -> Optional[datetime]:
     return _parse_with_default(text, datetime(today.year, today.month, today.day))
 
 
+_MISS: Final = object()
+#: Texts whose parse does not depend on today (a property's dates repeat from call to call).
+_FIXED: dict[str, Optional[datetime]] = {}
+_FIXED_LIMIT: Final = 8192
+
+
 def parse_date_text(text: str) -> Optional[datetime]:
     """Parse like ``dateutil.parser.parse`` (naive → UTC); None when not a date.
 
     Results are cached; those that depend on today's date ("June 5") per day.
     """
+    fixed = _FIXED.get(text, _MISS)
+    if fixed is not _MISS:
+        return fixed  # type: ignore[return-value]
     form, parsed = classify_date_text(text)
     if form is DateForm.DYNAMIC:
         return _parse_on_day(text, date.today())
+    if len(_FIXED) >= _FIXED_LIMIT:
+        _FIXED.clear()
+    _FIXED[text] = parsed
     return parsed

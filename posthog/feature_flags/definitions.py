@@ -203,6 +203,8 @@ class FlagDefinitions:
     raw_flags: list[dict[str, Any]] = field(default_factory=list)
     raw_group_type_mapping: dict[str, Any] = field(default_factory=dict)
     raw_cohorts: dict[str, Any] = field(default_factory=dict)
+    #: keys of the flags whose filters (or cohorts) read the person property ``distinct_id``
+    reads_distinct_id: frozenset[str] = frozenset()
 
     @classmethod
     def parse(
@@ -237,6 +239,7 @@ class FlagDefinitions:
             raw_flags=raw_flags,
             raw_group_type_mapping=raw_mapping,
             raw_cohorts=raw_cohorts,
+            reads_distinct_id=_flags_reading(parsed, parsed_cohorts, "distinct_id"),
         )
 
     @classmethod
@@ -296,6 +299,29 @@ def _referenced_cohorts(group: PropertyGroup) -> set[str]:
         pending.extend(current.groups)
         found.update(leaf.cohort_id for leaf in current.leaves if isinstance(leaf, CohortFilter))
     return found
+
+
+def _flags_reading(
+    flags: list[FlagDefinition], cohorts: Mapping[str, PropertyGroup], key: str
+) -> frozenset[str]:
+    """The keys of the flags that may read the property ``key``, directly or through cohorts."""
+    found: set[str] = set()
+    for flag in flags:
+        pending: list[Any] = [leaf for condition in flag.conditions for leaf in condition.properties]
+        seen: set[str] = set()
+        while pending:
+            item = pending.pop()
+            if isinstance(item, PropertyGroup):
+                pending.extend(item.groups)
+                pending.extend(item.leaves)
+            elif isinstance(item, CohortFilter):
+                if item.cohort_id not in seen and item.cohort_id in cohorts:
+                    seen.add(item.cohort_id)
+                    pending.append(cohorts[item.cohort_id])
+            elif not isinstance(item, PropertyFilter) or item.key == key:
+                found.add(flag.key)  # a malformed leaf: assume the worst
+                break
+    return frozenset(found)
 
 
 def _cohorts_in_cycles(cohorts: Mapping[str, PropertyGroup]) -> set[str]:

@@ -16,10 +16,11 @@ from .definitions import (
     FlagDefinition,
     FlagDefinitions,
     MalformedDefinitionError,
+    PropertyFilter,
     PropertyGroup,
 )
 from .hashing import hash_bucket
-from .properties import Undecided, match_leaves
+from .properties import Undecided, match_filter, match_leaves
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard
@@ -148,7 +149,11 @@ def match_conditions(
             raise MalformedDefinitionError(condition.error)
         leaves = condition.properties
         if leaves:
-            matched = match_leaves(leaves, properties, cohorts)
+            # match_leaves, inlined for the usual one-filter condition
+            if len(leaves) == 1 and type(leaves[0]) is PropertyFilter:
+                matched = match_filter(leaves[0], properties)
+            else:
+                matched = match_leaves(leaves, properties, cohorts)
             if matched is not True:
                 if matched is not False and undecided is None:
                     undecided = matched  # remembered; a later condition may still match

@@ -43,11 +43,19 @@ def local_flag(
         return None
     assert snapshot is not None
     if flag.group_type_key is None:
-        # A person flag reads only the person's properties: build just those.
-        person: dict[str, Any] = {"distinct_id": distinct_id}
-        if person_properties:
-            person.update(person_properties)
-        return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
+        # A person flag reads only the person's properties; the automatic distinct_id only when
+        # one of its filters asks for it (the caller's own value wins anyway).
+        person: Mapping[str, Any]
+        if person_properties is not None and key not in snapshot.reads_distinct_id:
+            person = person_properties
+        else:
+            person = {"distinct_id": distinct_id}
+            if person_properties:
+                person.update(person_properties)
+        result = evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
+        if type(result) is not Inconclusive:
+            return result  # type: ignore[return-value]
+        return _decided(key, result)
     person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
     return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, group))
 
@@ -98,7 +106,8 @@ def local_flags(
             undecided.append(flag.key)
             continue
         values[flag.key] = result
-        payload = lookup_payload(flag, result)
-        if payload:
-            payloads[flag.key] = payload
+        if flag.payloads:
+            payload = lookup_payload(flag, result)
+            if payload:
+                payloads[flag.key] = payload
     return values, payloads, undecided

@@ -10,6 +10,8 @@ that contains itself (3.x recurses until ``RecursionError``).
 
 from __future__ import annotations
 
+import calendar
+import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from enum import Enum
@@ -123,6 +125,17 @@ def _compare(f: PropertyFilter, override: Any) -> Match:
     return compare(override, f.number)  # TypeError for incomparable types aborts the flag
 
 
+def _months_before(moment: datetime, months: int) -> datetime:
+    """``moment`` minus whole months, the day clipped to the target month (relativedelta's rule)."""
+    year, month0 = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError("year out of range")
+    day = moment.day
+    if day > 28:
+        day = min(day, calendar.monthrange(year, month0 + 1)[1])
+    return moment.replace(year=year, month=month0 + 1, day=day)
+
+
 def relative_date(number: int, unit: str, now: Optional[datetime] = None) -> Optional[datetime]:
     """``now`` (default: current UTC time) minus ``number`` ``unit``s; None if out of range."""
     if now is None:
@@ -134,16 +147,13 @@ def relative_date(number: int, unit: str, now: Optional[datetime] = None) -> Opt
             return now - timedelta(days=number)
         if unit == "w":
             return now - timedelta(weeks=number)
-        if unit == "m":
-            from dateutil.relativedelta import relativedelta  # imported on first use
-
-            return now - relativedelta(months=number)
-        from dateutil.relativedelta import relativedelta
-
-        return now - relativedelta(years=number)
+        return _months_before(now, number if unit == "m" else number * 12)
     except (ValueError, OverflowError):  # e.g. "9999y" reaches before year 1
         return None
 
+
+_RELATIVE_REUSE: Final = 0.001
+_RELATIVE_OPERANDS: dict[tuple[int, str], tuple[float, Optional[datetime]]] = {}
 
 _ABSOLUTE: Final = DateForm.ABSOLUTE
 _RELATIVE: Final = DateForm.RELATIVE
@@ -155,8 +165,16 @@ def _date_operand(f: PropertyFilter) -> Optional[datetime]:
     if form is _ABSOLUTE:
         return f.date_value
     if form is _RELATIVE:
-        assert f.relative is not None
-        return relative_date(*f.relative)
+        relative = f.relative
+        assert relative is not None
+        # Shared for a millisecond: one flag call needs "now - 30d" once, not per filter.
+        moment = time.monotonic()
+        cached = _RELATIVE_OPERANDS.get(relative)
+        if cached is not None and moment - cached[0] < _RELATIVE_REUSE:
+            return cached[1]
+        operand = relative_date(*relative)
+        _RELATIVE_OPERANDS[relative] = (moment, operand)
+        return operand
     if form is _DYNAMIC:
         return parse_date_text(f.value_text)
     return None
@@ -318,7 +336,21 @@ def match_property_group(
                 undecided = result
     else:
         for leaf in group.leaves:
-            result = _match_leaf(leaf, properties, cohorts, path)
+            if type(leaf) is PropertyFilter:
+                # match_filter, inlined (cohort definitions are mostly property filters)
+                key = leaf.key
+                if key not in properties:
+                    result = _MISSING_PROPERTY
+                elif leaf.operator is _IS_NOT_SET:
+                    result = _IS_NOT_SET_RESULT
+                else:
+                    override = properties[key]
+                    if override is None and leaf.operator is not _IS_NOT:
+                        result = False
+                    else:
+                        result = _MATCHERS[leaf.operator](leaf, override)
+            else:
+                result = _match_leaf(leaf, properties, cohorts, path)
             if result is True or result is False:
                 # AND fails when the (possibly negated) leaf fails; OR succeeds when it holds.
                 holds = result is not leaf.negation
