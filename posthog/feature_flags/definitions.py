@@ -1,5 +1,8 @@
 """Flag definitions parsed once into an immutable, typed snapshot ready for evaluation.
 
+Flags, their conditions and variants, and the snapshot; the filters inside them are parsed by
+:mod:`.filters`, whose names are re-exported here.
+
 ``FlagDefinitions.parse`` turns the local-evaluation JSON (flags.md §1) into frozen objects
 whose property filters are pre-parsed: operators resolved, comparison text case-folded,
 regexes compiled, numbers and dates parsed. Evaluation (``properties``, ``evaluation``)
@@ -14,17 +17,27 @@ inconclusive exactly when 3.x would have failed, and every other flag is unaffec
 from __future__ import annotations
 
 import logging
-import operator as _op
-import re
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import IntEnum
 from types import MappingProxyType
-from typing import Any, Final, Optional, Union
+from typing import Any, Final, Optional
 
 from .dates import DateForm, parse_date_text, parse_relative_date
-from .dates import classify_date_text as _classify_date_text
+from .filters import (
+    CohortFilter,
+    Leaf,
+    MalformedDefinitionError,
+    MalformedFilter,
+    Operator,
+    PropertyFilter,
+    PropertyGroup,
+    cohorts_in_cycles,
+    parse_cohort,
+    parse_leaf,
+    parse_property_filter,
+    parse_property_group,
+    warn_once,
+)
 
 __all__ = [
     "EMPTY_DEFINITIONS",
@@ -51,89 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("posthog")
-
-
-class MalformedDefinitionError(ValueError):
-    """Evaluation reached a part of a flag definition that cannot be evaluated."""
-
-
-class Operator(IntEnum):
-    """Property filter operators; ``UNKNOWN`` covers every name 3.25.0 does not implement."""
-
-    EXACT = 0
-    IS_NOT = 1
-    IS_SET = 2
-    IS_NOT_SET = 3
-    ICONTAINS = 4
-    NOT_ICONTAINS = 5
-    REGEX = 6
-    NOT_REGEX = 7
-    GT = 8
-    GTE = 9
-    LT = 10
-    LTE = 11
-    IS_DATE_BEFORE = 12
-    IS_DATE_AFTER = 13
-    UNKNOWN = 14
-
-
-_OPERATORS: Final[Mapping[str, Operator]] = MappingProxyType(
-    {op.name.lower(): op for op in Operator if op is not Operator.UNKNOWN}
-)
-_COMPARATORS: Final[Mapping[Operator, Callable[[Any, Any], bool]]] = MappingProxyType(
-    {Operator.GT: _op.gt, Operator.GTE: _op.ge, Operator.LT: _op.lt, Operator.LTE: _op.le}
-)
-
-
-@dataclass(frozen=True)
-class PropertyFilter:
-    """One person/group property filter with its operand pre-parsed for ``operator``."""
-
-    key: Any  # hashable: an unhashable key gives a MalformedFilter
-    operator: Operator
-    operator_name: object  # as received, for messages
-    value: object
-    value_text: str = ""  # str(value)
-    folded: str = ""  # str(value).casefold() (exact, is_not, icontains, not_icontains)
-    folded_choices: Optional[frozenset[str]] = None  # exact/is_not with a list value
-    pattern: Optional[re.Pattern[str]] = None  # regex/not_regex; None means an invalid pattern
-    number: Optional[float] = None  # gt/gte/lt/lte: float(value), None when unparsable
-    compare: Optional[Callable[[Any, Any], bool]] = None
-    date_form: DateForm = DateForm.INVALID
-    date_value: Optional[datetime] = None
-    relative: Optional[tuple[int, str]] = None
-    negation: bool = False  # only meaningful inside cohort definitions (flags.md §5)
-    error: Optional[str] = None  # raised once the key is present and the value not None
-
-
-@dataclass(frozen=True)
-class CohortFilter:
-    """A ``{"type": "cohort", "value": id}`` filter."""
-
-    cohort_id: str
-    negation: bool = False
-
-
-@dataclass(frozen=True)
-class MalformedFilter:
-    """A filter 3.x would crash on (not an object, unhashable key); raises when reached."""
-
-    reason: str
-    negation: bool = False
-
-
-Leaf = Union[PropertyFilter, CohortFilter, MalformedFilter]
-
-
-@dataclass(frozen=True)
-class PropertyGroup:
-    """A cohort's ``{"type": "AND"|"OR", "values": [...]}``; no groups and no leaves means match."""
-
-    is_and: bool = False
-    nested: bool = False
-    groups: tuple[PropertyGroup, ...] = ()
-    leaves: tuple[Leaf, ...] = ()
-    error: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +119,6 @@ class FlagDefinition:
 
 
 _EMPTY_MAPPING: Final[Mapping[Any, Any]] = MappingProxyType({})
-_ALWAYS_TRUE: Final = PropertyGroup()
 
 
 @dataclass(frozen=True)
@@ -219,7 +148,7 @@ class FlagDefinitions:
         by_key: dict[str, FlagDefinition] = {}
         for raw in raw_flags:
             if not isinstance(raw, dict):
-                _warn_once("a flag definition", f"it is a {type(raw).__name__}, not an object; skipped")
+                warn_once("a flag definition", f"it is a {type(raw).__name__}, not an object; skipped")
                 continue
             definition = parse_flag(raw)
             parsed.append(definition)
@@ -227,10 +156,10 @@ class FlagDefinitions:
                 by_key[definition.key] = definition  # a duplicate key: the last one wins, as in 3.x
 
         mapping = {k: v for k, v in raw_mapping.items() if isinstance(k, str) and isinstance(v, str)}
-        parsed_cohorts = {k: _parse_cohort(k, v) for k, v in raw_cohorts.items() if isinstance(k, str)}
-        for cohort_id in sorted(_cohorts_in_cycles(parsed_cohorts)):
+        parsed_cohorts = {k: parse_cohort(k, v) for k, v in raw_cohorts.items() if isinstance(k, str)}
+        for cohort_id in sorted(cohorts_in_cycles(parsed_cohorts)):
             # Evaluation stops at the cycle (the flag is inconclusive); say so once here.
-            _warn_once(f"cohort {cohort_id}", "the cohort refers to itself through cohort filters")
+            warn_once(f"cohort {cohort_id}", "the cohort refers to itself through cohort filters")
         return cls(
             flags=tuple(parsed),
             by_key=MappingProxyType(by_key),
@@ -269,38 +198,6 @@ def _as_container(value: object, kind: type[Any], what: str) -> Any:
     return value
 
 
-# Reasons already logged, so that a poll every 30 s does not repeat the same warning.
-_LOGGED: set[tuple[str, str]] = set()
-_LOGGED_LIMIT: Final = 1024
-
-
-def _warn_once(subject: str, reason: str) -> None:
-    entry = (subject, reason)
-    if entry in _LOGGED:
-        return
-    if len(_LOGGED) >= _LOGGED_LIMIT:
-        _LOGGED.clear()
-    _LOGGED.add(entry)
-    log.warning("[FEATURE FLAGS] %s cannot be evaluated locally: %s", subject, reason)
-
-
-def _parse_cohort(cohort_id: str, raw: object) -> PropertyGroup:
-    group = _guarded_group(raw)
-    if group.error is not None:
-        _warn_once(f"cohort {cohort_id}", group.error)
-    return group
-
-
-def _referenced_cohorts(group: PropertyGroup) -> set[str]:
-    found: set[str] = set()
-    pending = [group]
-    while pending:
-        current = pending.pop()
-        pending.extend(current.groups)
-        found.update(leaf.cohort_id for leaf in current.leaves if isinstance(leaf, CohortFilter))
-    return found
-
-
 def _flags_reading(
     flags: list[FlagDefinition], cohorts: Mapping[str, PropertyGroup], key: str
 ) -> frozenset[str]:
@@ -324,31 +221,6 @@ def _flags_reading(
     return frozenset(found)
 
 
-def _cohorts_in_cycles(cohorts: Mapping[str, PropertyGroup]) -> set[str]:
-    edges = {cohort_id: _referenced_cohorts(group) & cohorts.keys() for cohort_id, group in cohorts.items()}
-    in_cycle: set[str] = set()
-    for start in edges:
-        # Is `start` reachable from its own references?
-        seen: set[str] = set()
-        pending = list(edges[start])
-        while pending:
-            current = pending.pop()
-            if current == start:
-                in_cycle.add(start)
-                break
-            if current not in seen:
-                seen.add(current)
-                pending.extend(edges[current])
-    return in_cycle
-
-
-def _guarded_group(raw: object) -> PropertyGroup:
-    try:
-        return parse_property_group(raw)
-    except Exception as exc:  # parsing must never fail (e.g. absurdly deep nesting)
-        return PropertyGroup(error=f"unparsable property group ({type(exc).__name__})")
-
-
 # --- flags -------------------------------------------------------------------------------
 
 
@@ -361,7 +233,7 @@ def parse_flag(raw: Mapping[str, Any]) -> FlagDefinition:
     except Exception as exc:  # parsing must never fail; the flag alone becomes inconclusive
         definition = _broken_flag(key, raw, f"unparsable definition ({type(exc).__name__}: {exc})")
     if definition.is_malformed:
-        _warn_once(f"flag {key!r}", _first_error(definition))
+        warn_once(f"flag {key!r}", _first_error(definition))
     return definition
 
 
@@ -501,92 +373,6 @@ def parse_condition(raw: Mapping[str, Any], valid_variant_keys: list[Any]) -> Co
 
 
 # --- property groups and filters ---------------------------------------------------------
-
-
-def parse_property_group(raw: object) -> PropertyGroup:
-    """Parse a cohort property group (flags.md §5)."""
-    if not raw:
-        return _ALWAYS_TRUE
-    if not isinstance(raw, dict):
-        return PropertyGroup(error=f"property group is a {type(raw).__name__}, not an object")
-    is_and = raw.get("type") == "AND"
-    values = raw.get("values")
-    if not values:
-        return _ALWAYS_TRUE
-    if not isinstance(values, list):
-        return PropertyGroup(error=f"property group values is a {type(values).__name__}, not a list")
-    try:
-        # 3.x decides "nested or leaves" with `"values" in values[0]`, whatever its type.
-        nested = "values" in values[0]
-    except TypeError:
-        return PropertyGroup(error=f"property group entry is a {type(values[0]).__name__}")
-    if nested:
-        return PropertyGroup(
-            is_and=is_and, nested=True, groups=tuple(parse_property_group(v) for v in values)
-        )
-    return PropertyGroup(is_and=is_and, leaves=tuple(parse_leaf(v, in_cohort=True) for v in values))
-
-
-def parse_leaf(raw: object, *, in_cohort: bool) -> Leaf:
-    """Parse one filter of a condition or of a cohort group."""
-    if not isinstance(raw, dict):
-        return MalformedFilter(f"property filter is a {type(raw).__name__}, not an object")
-    negation = bool(raw.get("negation", False)) if in_cohort else False
-    if raw.get("type") == "cohort":
-        return CohortFilter(str(raw.get("value")), negation)
-    return parse_property_filter(raw, negation=negation)
-
-
-def parse_property_filter(
-    raw: Mapping[str, Any], *, negation: bool = False
-) -> Union[PropertyFilter, MalformedFilter]:
-    """Parse a person/group property filter, pre-computing its operand (flags.md §4)."""
-    key = raw.get("key")
-    try:
-        hash(key)
-    except TypeError:
-        return MalformedFilter(f"property key {key!r} is not hashable", negation)
-    operator_name = raw.get("operator") or "exact"
-    operator = (
-        _OPERATORS.get(operator_name, Operator.UNKNOWN)
-        if isinstance(operator_name, str)
-        else Operator.UNKNOWN
-    )
-    value = raw.get("value")
-    fields: dict[str, Any] = {}
-    if operator in (Operator.EXACT, Operator.IS_NOT):
-        if isinstance(value, list):
-            fields["folded_choices"] = frozenset(str(v).casefold() for v in value)
-        else:
-            fields["folded"] = str(value).casefold()
-    elif operator in (Operator.ICONTAINS, Operator.NOT_ICONTAINS):
-        fields["folded"] = str(value).casefold()
-    elif operator in (Operator.REGEX, Operator.NOT_REGEX):
-        try:
-            fields["pattern"] = re.compile(str(value))
-        except re.error:
-            pass  # invalid pattern: neither regex nor not_regex matches
-        except Exception as exc:  # e.g. OverflowError, which 3.x does not catch
-            fields["error"] = f"regex {str(value)!r} cannot be compiled ({type(exc).__name__})"
-    elif operator in _COMPARATORS:
-        fields["value_text"] = str(value)
-        fields["compare"] = _COMPARATORS[operator]
-        try:
-            fields["number"] = float(value)  # type: ignore[arg-type]
-        except Exception:
-            pass  # unparsable: compared as text
-    elif operator in (Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER):
-        text = str(value)
-        fields["value_text"] = text
-        relative = parse_relative_date(text)
-        if relative is not None:
-            fields["date_form"] = DateForm.RELATIVE
-            fields["relative"] = relative
-        else:
-            form, parsed = _classify_date_text(text)
-            fields["date_form"] = form
-            fields["date_value"] = parsed
-    return PropertyFilter(key, operator, operator_name, value, negation=negation, **fields)
 
 
 EMPTY_DEFINITIONS: Final[FlagDefinitions] = FlagDefinitions.parse(None)

@@ -261,9 +261,9 @@ def match_cohort(
     group = cohorts.get(cohort_id)
     if group is None:
         return Undecided.UNKNOWN_COHORT
-    if cohort_id in path:
+    if path and cohort_id in path:
         raise CohortCycleError(f"cohort {cohort_id} refers to itself via {' -> '.join(path)}")
-    return match_property_group(group, properties, cohorts, (*path, cohort_id))
+    return match_property_group(group, properties, cohorts, (*path, cohort_id) if path else (cohort_id,))
 
 
 def _match_leaf(
@@ -303,6 +303,8 @@ def match_leaves(
             if override is None and operator is not _IS_NOT:
                 return False
             result = _MATCHERS[operator](leaf, override)
+        elif type(leaf) is CohortFilter:
+            result = match_cohort(leaf, properties, cohorts, ())
         else:
             result = _match_leaf(leaf, properties, cohorts, ())
         if result is not True:
@@ -349,6 +351,8 @@ def match_property_group(
                         result = False
                     else:
                         result = _MATCHERS[leaf.operator](leaf, override)
+            elif type(leaf) is CohortFilter:
+                result = match_cohort(leaf, properties, cohorts, path)
             else:
                 result = _match_leaf(leaf, properties, cohorts, path)
             if result is True or result is False:
