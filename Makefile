@@ -75,10 +75,10 @@ $(REF_STAMP): $(REF_PY)
 
 ref-venv: $(REF_PY) $(REF_STAMP) ## Create .venv-ref with the reference posthog==3.25.0 (and its LLM SDKs)
 
-bench: install ref-venv ## Side-by-side benchmarks against posthog 3.25.0
+bench: install ref-venv redis-server ## Side-by-side benchmarks against posthog 3.25.0
 	$(PY) -m benchmarks.run
 
-bench-quick: install ref-venv ## The benchmarks in --quick mode
+bench-quick: install ref-venv redis-server ## The benchmarks in --quick mode
 	$(PY) -m benchmarks.run --quick
 
 clean: ## Remove virtualenvs and caches

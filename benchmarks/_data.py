@@ -7,6 +7,7 @@ measured interpreters as a JSON file, so the two libraries evaluate exactly the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from tests.support.builders import FlagBuilder, cohort, definitions, prop, property_group
@@ -181,7 +182,7 @@ _HARD_TEMPLATES: Final[tuple[_Template, ...]] = (
     lambda b: b.condition([prop("browser", ["chrome", "FIREFOX"])], rollout=45),
     # numbers: strings compare as text in 3.x ("9" > "50"), numbers as numbers
     lambda b: b.condition([prop("seats", "50", "gt")]),
-    lambda b: b.condition([prop("seats", 10, "lte")], rollout=80),
+    lambda b: b.condition([prop("seats", 25, "lte")], rollout=80),
     lambda b: b.condition([prop("ltv", "99.5", "gte")]),
     lambda b: b.condition([prop("age", "30", "lt")]),
     lambda b: (
@@ -238,7 +239,7 @@ _HARD_TEMPLATES: Final[tuple[_Template, ...]] = (
     lambda b: b.group(0).condition(
         [_company("name", "inc", "not_icontains"), _company("industry", ["saas", "fintech"])], rollout=70
     ),
-    lambda b: b.group(0).condition([_company("employees", "100", "gte")]),
+    lambda b: b.group(0).condition([_company("employees", "3000", "gte")]),
     lambda b: (
         b.group(0)
         .condition([_company("industry", "^(saas|health)$", "regex")])
@@ -256,7 +257,9 @@ _HARD_TEMPLATES: Final[tuple[_Template, ...]] = (
     lambda b: b.group(1).condition([_project("region", "eu", "icontains")]),
     lambda b: b.group(1).condition([_project("events_per_day", "5000", "gt")], rollout=50),
     lambda b: b.group(1).condition([_project("name", "^internal", "not_regex")]).payload("true", '"on"'),
-    lambda b: b.group(1).condition([_project("name", "app", "icontains"), _project("region", "^us-", "regex")]),
+    lambda b: b.group(1).condition(
+        [_project("name", "app", "icontains"), _project("region", "^us-", "regex")]
+    ),
     # multivariate flags with overrides and payloads; one inactive flag
     lambda b: (
         b.condition([prop("plan", "enterprise")], variant="test")
@@ -302,15 +305,17 @@ _PROJECTS: Final = ("web-app", "Mobile App", "internal-tools", "app-backend", "d
 _REGIONS: Final = ("us-east", "eu-west", "EU-central", "us-west", "ap-south")
 
 
-def _date(i: int, first_year: int, years: int) -> str:
-    """A date spread over ``years`` years from ``first_year``: relative filters split it for decades."""
-    return f"{first_year + i % years}-{1 + (i * 5) % 12:02d}-{1 + (i * 11) % 28:02d}"
+def _moment(i: int, first_year: int, years: int) -> datetime:
+    """A moment spread over ``years`` years from ``first_year``, distinct for each ``i`` as real
+    signup and activity timestamps are; relative filters ("-30d", "-1y") split them for decades."""
+    return datetime(first_year, 1, 1) + timedelta(seconds=(i * 7919 * 104729) % (years * 365 * 86400))
 
 
-def hard_contexts(count: int) -> list[dict[str, Any]]:
-    """``count`` contexts (distinct ids, 11 person properties, two groups with properties)."""
+def hard_contexts(count: int, first: int = 0) -> list[dict[str, Any]]:
+    """Contexts ``first`` to ``first + count - 1`` (their own distinct id, 11 person properties,
+    two groups with properties); contexts of different indexes never share a distinct id."""
     result: list[dict[str, Any]] = []
-    for i in range(count):
+    for i in range(first, first + count):
         person: dict[str, Any] = {
             "email": f"{'admin' if i % 19 == 0 else 'user'}{i}@{_DOMAINS[i % len(_DOMAINS)]}",
             "plan": _HARD_PLANS[(i * 7) % len(_HARD_PLANS)],
@@ -318,8 +323,8 @@ def hard_contexts(count: int) -> list[dict[str, Any]]:
             "age": 16 + (i * 13) % 60,
             "seats": str(1 + (i * 37) % 120),  # numbers sent as text, as forms and CSV imports do
             "ltv": f"{(i * 53) % 900}.5" if i % 3 else (i * 29) % 700 / 2,
-            "signup_date": _date(i, 2012, 28),
-            "last_seen": f"{_date(i * 3, 2014, 26)}T{i % 24:02d}:{(i * 7) % 60:02d}:00Z",
+            "signup_date": _moment(i, 2012, 28).date().isoformat(),
+            "last_seen": _moment(i * 3 + 1, 2014, 26).isoformat() + "Z",
             "browser": _BROWSERS[(i * 5) % len(_BROWSERS)],
             "app_version": _VERSIONS[(i * 3) % len(_VERSIONS)],
             "beta_opt_in": ("true", "false", True, False)[i % 4],
@@ -341,7 +346,7 @@ def hard_contexts(count: int) -> list[dict[str, Any]]:
                         "industry": _INDUSTRIES[(i * 3) % len(_INDUSTRIES)],
                         "employees": str(5 + (i * 97) % 5000),
                         "plan": ("enterprise", "startup", "growth")[i % 3],
-                        "created_at": _date(i * 7, 2010, 30),
+                        "created_at": _moment(i * 7 + 2, 2010, 30).date().isoformat(),
                     },
                     "project": {
                         "name": _PROJECTS[i % len(_PROJECTS)],

@@ -5,7 +5,8 @@ package (``.venv/bin/python``) and the reference posthog 3.25.0 (``.venv-ref/bin
 
     python _workloads.py <workload> <params.json>
 
-prints one line ``RESULT <json>`` on stdout; everything else goes to stderr.
+prints one line ``RESULT <json>`` on stdout; everything else goes to stderr. The flag workloads
+are in ``_flag_workloads.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from _flag_workloads import flags, flags_hard, load_definitions  # this directory is sys.path[0]
 
 import posthog
 
@@ -73,16 +76,6 @@ def _client(params: dict[str, Any], on_error: Callable[[Exception, Any], None] |
     )
 
 
-def _load_definitions(client: Any, path: str) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as handle:
-        data: dict[str, Any] = json.load(handle)
-    body = data["definitions"]
-    client.group_type_mapping = body["group_type_mapping"]
-    client.cohorts = body["cohorts"]
-    client.feature_flags = body["flags"]
-    return data
-
-
 def _http_get(url: str, timeout: float) -> tuple[int, dict[str, Any]]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -113,7 +106,7 @@ def capture(params: dict[str, Any]) -> dict[str, Any]:
     """µs per capture() on the caller's thread, consumer running; peak RSS; enrichment sample."""
     client = _client(params)
     if params.get("flags_file"):
-        _load_definitions(client, params["flags_file"])
+        load_definitions(client, params["flags_file"])
     props = _properties(params)
     warmup, n = int(params["warmup"]), int(params["n"])
     ids = [f"user-{i % 5000}" for i in range(max(warmup, n))]
@@ -162,58 +155,6 @@ def throughput(params: dict[str, Any]) -> dict[str, Any]:
         "server_events": stats["events"],
         "failed": failed,
     }
-
-
-def flags(params: dict[str, Any]) -> dict[str, Any]:
-    """µs per get_feature_flag and per get_all_flags, local only; the values for a check set."""
-    client = _client(params)
-    data = _load_definitions(client, params["flags_file"])
-    contexts: list[dict[str, Any]] = data["contexts"]
-    keys = [flag["key"] for flag in data["definitions"]["flags"]]
-
-    def one(key: str, ctx: dict[str, Any]) -> Any:
-        return client.get_feature_flag(
-            key,
-            ctx["distinct_id"],
-            groups=ctx["groups"],
-            person_properties=ctx["person_properties"],
-            group_properties=ctx["group_properties"],
-            only_evaluate_locally=True,
-            send_feature_flag_events=False,
-        )
-
-    def every(ctx: dict[str, Any]) -> Any:
-        return client.get_all_flags(
-            ctx["distinct_id"],
-            groups=ctx["groups"],
-            person_properties=ctx["person_properties"],
-            group_properties=ctx["group_properties"],
-            only_evaluate_locally=True,
-        )
-
-    result: dict[str, Any] = {}
-    n_one = int(params.get("n_one", 0))
-    if n_one:
-        pairs = [(keys[i % len(keys)], contexts[(i // len(keys)) % len(contexts)]) for i in range(n_one)]
-        for key, ctx in pairs[:200]:
-            one(key, ctx)
-        start = time.perf_counter()
-        for key, ctx in pairs:
-            one(key, ctx)
-        result["one_us"] = (time.perf_counter() - start) / n_one * 1e6
-    n_all = int(params["n_all"])
-    for ctx in contexts[:5]:
-        every(ctx)
-    ordered = [contexts[i % len(contexts)] for i in range(n_all)]
-    start = time.perf_counter()
-    for ctx in ordered:
-        every(ctx)
-    result["all_us"] = (time.perf_counter() - start) / n_all * 1e6
-    if params.get("check"):
-        result["values"] = [
-            {"all": every(ctx), "one": {key: one(key, ctx) for key in keys}} for ctx in contexts
-        ]
-    return result
 
 
 def shutdown(params: dict[str, Any]) -> dict[str, Any]:
@@ -342,6 +283,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "capture": capture,
     "throughput": throughput,
     "flags": flags,
+    "flags_hard": flags_hard,
     "shutdown": shutdown,
     "burst": burst,
     "backlog": backlog,

@@ -1,13 +1,14 @@
 """Side-by-side benchmarks of our package against posthog 3.25.0, reported as ratios.
 
-    python -m benchmarks.run [--quick] [--smoke] [--rows 1,2,...,10,1b,growth] [--json FILE]
+    python -m benchmarks.run [--quick] [--smoke] [--rows 1,2,3,3e,...,10,1b,growth] [--json FILE]
 
 Each measurement runs ``benchmarks/_workloads.py`` in a fresh subprocess: ``.venv/bin/python``
 from the repository for ours, ``.venv-ref/bin/python`` from an empty temporary directory for the
 reference (so our ``posthog/`` cannot shadow it). The two sides alternate order over the
 repetitions; the table shows medians. The fake PostHog runs in its own process (record off, so it
 only counts) and tells us how many events arrived. Without ``.venv-ref`` only ours is measured.
-Rows 8, 9, 10 and 1b (delivery under a burst, an outage and a large backlog) live in
+Rows 3 and 3e (local flags, hard and easy mix) live in ``benchmarks/_rows_flags.py``; rows 8, 9,
+10 and 1b (delivery under a burst, an outage and a large backlog) in
 ``benchmarks/_rows_delivery.py``; the shared process plumbing in ``benchmarks/_harness.py``.
 """
 
@@ -25,7 +26,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final, Optional
 
-from benchmarks._data import contexts, flag_definitions
 from benchmarks._harness import (
     REF_VERSION,
     REPO,
@@ -42,6 +42,8 @@ from benchmarks._harness import (
 )
 from benchmarks._rows_async import ASYNC_ROWS, async_steps
 from benchmarks._rows_delivery import DELIVERY_ROWS, SMOKE_SKIPS, delivery_steps
+from benchmarks._rows_flags import FLAG_ROWS, flag_steps, flags_file
+from benchmarks._rows_fleet import FLEET_ROWS, fleet_steps
 
 OUR_SHUTDOWN_DEADLINE: Final = 5.0 + 1.0  # documented default shutdown timeout + margin
 IMPORT_CODE: Final = (
@@ -50,7 +52,19 @@ IMPORT_CODE: Final = (
 )
 #: Overrides the reference interpreter (default ``.venv-ref/bin/python``); a missing path means "ours only".
 REF_PYTHON_ENV: Final = "POSTHOG_BENCH_REF_PYTHON"
-ALL_ROWS: Final = ("1", "2", "3", "4", "5", "6", "7", "growth", *DELIVERY_ROWS, *ASYNC_ROWS)
+ALL_ROWS: Final = (
+    "1",
+    "2",
+    *FLAG_ROWS,
+    "4",
+    "5",
+    "6",
+    "7",
+    "growth",
+    *DELIVERY_ROWS,
+    *ASYNC_ROWS,
+    *FLEET_ROWS,
+)
 
 
 @dataclass(frozen=True)
@@ -104,15 +118,6 @@ MODES: Final = {
 
 
 # --- rows -------------------------------------------------------------------------------------------
-
-
-def _flags_file(workdir: Path, count: int, n_contexts: int) -> str:
-    path = workdir / f"flags-{count}.json"
-    if not path.exists():
-        path.write_text(
-            json.dumps({"definitions": flag_definitions(count), "contexts": contexts(n_contexts)})
-        )
-    return str(path)
 
 
 def capture_rows(runner: Runner, server: FakeServer, sizes: Sizes) -> tuple[Row, Row]:
@@ -171,43 +176,6 @@ def throughput_row(runner: Runner, server: FakeServer, sizes: Sizes, *, gzip: bo
                 continue
             row.samples.setdefault(side.name, []).append(result["events_per_s"])
     return finish(row, higher_is_better=True, limit=8.0)
-
-
-def _mismatches(ref: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[str]:
-    found: list[str] = []
-    for index, (a, b) in enumerate(zip(ref, ours)):
-        if (a["all"] or {}) != (b["all"] or {}):
-            found.append(f"context {index} get_all_flags")
-        found.extend(f"context {index} {key}" for key in a["one"] if a["one"][key] != b["one"].get(key))
-    return found
-
-
-def flag_rows(runner: Runner, sizes: Sizes, workdir: Path) -> tuple[Row, Row]:
-    """Row 3: one get_feature_flag and get_all_flags over 50 definitions, values checked."""
-    one = Row("3", "flag_one_us", "3a. get_feature_flag, 50 defs, local", "µs/call", "<=0.20")
-    every = Row("3", "flag_all_us", "3b. get_all_flags, 50 defs, local", "µs/call", "<=0.20")
-    params = {
-        "url": "http://127.0.0.1:9",  # never contacted: evaluation is local only
-        "flags_file": _flags_file(workdir, 50, sizes.check_contexts),
-        "n_one": sizes.flag_one_n,
-        "n_all": sizes.flag_all_n,
-    }
-    values: dict[str, Any] = {}
-    for rep in range(sizes.reps):
-        for side in runner.order(rep):
-            result = runner.workload(side, "flags", {**params, "check": rep == 0}, timeout=180)
-            if rep == 0:
-                values[side.name] = result["values"]
-            one.samples.setdefault(side.name, []).append(result["one_us"])
-            every.samples.setdefault(side.name, []).append(result["all_us"])
-    if "ref" in values:
-        wrong = _mismatches(values["ref"], values["ours"])
-        if wrong:
-            one.note = every.note = f"INVALID: {len(wrong)} results differ, e.g. {', '.join(wrong[:3])}"
-        else:
-            checked = len(values["ref"]) * (1 + len(values["ref"][0]["one"]))
-            one.note = every.note = f"{checked} results identical"
-    return finish(one, limit=0.20), finish(every, limit=0.20)
 
 
 def import_row(runner: Runner, sizes: Sizes) -> Row:
@@ -274,7 +242,7 @@ def enrichment_row(runner: Runner, server: FakeServer, sizes: Sizes, workdir: Pa
         "warmup": warmup,
         "settle": sizes.settle,
         "max_queue_size": sizes.enrich_n + warmup + 1000,
-        "flags_file": _flags_file(workdir, 50, sizes.check_contexts),
+        "flags_file": flags_file(workdir, 50, sizes.check_contexts),
     }
     enrichment: dict[str, Any] = {}
     for rep in range(sizes.reps):
@@ -324,7 +292,7 @@ def growth_rows(runner: Runner, server: FakeServer, sizes: Sizes, workdir: Path)
         )
         params = {
             "url": "http://127.0.0.1:9",
-            "flags_file": _flags_file(workdir, count, sizes.check_contexts),
+            "flags_file": flags_file(workdir, count, sizes.check_contexts),
             "n_all": max(3, sizes.growth_flag_calls // count),
         }
         for rep in range(sizes.growth_reps):
@@ -426,13 +394,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         steps: list[tuple[set[str], Callable[[FakeServer], list[Row]]]] = [
             ({"1", "5"}, lambda s: list(capture_rows(runner, s, sizes))),
             ({"2"}, lambda s: [throughput_row(runner, s, sizes, gzip=g) for g in (False, True)]),
-            ({"3"}, lambda s: list(flag_rows(runner, sizes, workdir))),
+            *flag_steps(runner, sizes, workdir),
             ({"4"}, lambda s: [import_row(runner, sizes)]),
             ({"6"}, lambda s: [shutdown_row(runner, sizes)]),
             ({"7"}, lambda s: [enrichment_row(runner, s, sizes, workdir)]),
             ({"growth"}, lambda s: growth_rows(runner, s, sizes, workdir)),
             *delivery_steps(runner, mode),
             *async_steps(runner, mode),
+            *fleet_steps(runner, mode),
         ]
         with fake_server(max_seconds=3600) as server:
             for keys, step in steps:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._client_flags import FlagAttributes, check_flag_call
+from ._client_flags import NO_GROUPS, FlagAttributes, check_flag_call
 from .types import FlagsAndPayloads, FlagValue
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class AsyncFlagMethods(FlagAttributes):
         return await self._flags.aget_feature_flag(
             key,
             distinct_id,
-            groups or {},
+            groups or NO_GROUPS,
             person_properties,
             group_properties,
             only_evaluate_locally,
@@ -108,7 +108,7 @@ class AsyncFlagMethods(FlagAttributes):
             key,
             distinct_id,
             match_value=match_value,
-            groups=groups or {},
+            groups=groups or NO_GROUPS,
             person_properties=person_properties,
             group_properties=group_properties,
             only_evaluate_locally=only_evaluate_locally,
@@ -153,7 +153,7 @@ class AsyncFlagMethods(FlagAttributes):
         check_flag_call("all", distinct_id, groups)
         return await self._flags.aget_all_flags_and_payloads(
             distinct_id,
-            groups=groups or {},
+            groups=groups or NO_GROUPS,
             person_properties=person_properties,
             group_properties=group_properties,
             only_evaluate_locally=only_evaluate_locally,

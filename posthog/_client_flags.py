@@ -6,7 +6,8 @@ Each checks its arguments and asks the client's ``FlagResolver``; nothing else l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Optional
 
 from ._validation import require_id, require_mapping, require_str
 from .types import (
@@ -21,7 +22,10 @@ from .types import (
 if TYPE_CHECKING:
     from .feature_flags.resolver import FlagResolver
 
-__all__ = ["FlagAttributes", "FlagMethods", "check_flag_call"]
+__all__ = ["NO_GROUPS", "FlagAttributes", "FlagMethods", "check_flag_call"]
+
+#: ``groups`` when none are given (shared: never modified)
+NO_GROUPS: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 def check_flag_call(key: Any, distinct_id: Any, groups: Any) -> None:
@@ -140,13 +144,14 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[FlagValue]:
         """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
-        check_flag_call(key, distinct_id, groups)
+        if type(key) is not str or type(distinct_id) is not str or groups is not None:
+            check_flag_call(key, distinct_id, groups)  # the usual call skips it
         if self.disabled:
             return None
         return self._flags.get_feature_flag(
             key,
             distinct_id,
-            groups or {},
+            groups or NO_GROUPS,
             person_properties,
             group_properties,
             only_evaluate_locally,
@@ -178,7 +183,7 @@ class FlagMethods(FlagAttributes):
             key,
             distinct_id,
             match_value=match_value,
-            groups=groups or {},
+            groups=groups or NO_GROUPS,
             person_properties=person_properties,
             group_properties=group_properties,
             only_evaluate_locally=only_evaluate_locally,
@@ -225,7 +230,7 @@ class FlagMethods(FlagAttributes):
             require_mapping("groups", groups)
         return self._flags.get_all_flags_and_payloads(
             distinct_id,
-            groups=groups or {},
+            groups=groups or NO_GROUPS,
             person_properties=person_properties,
             group_properties=group_properties,
             only_evaluate_locally=only_evaluate_locally,

@@ -17,6 +17,9 @@ ROWS = {
     "peak_rss_mib",
     "throughput_plain_eps",
     "throughput_gzip_eps",
+    "flag_hard_one_us",
+    "flag_hard_all_us",
+    "flag_hard_payloads_us",
     "flag_one_us",
     "flag_all_us",
     "import_ms",
@@ -27,6 +30,8 @@ ROWS = {
     "backlog_peak_rss_mib",
     "async_route_rps",
     "async_capture_us",
+    "fleet_definitions_per_min_n1",
+    "fleet_definitions_per_min_n2",
 }
 
 
@@ -69,10 +74,10 @@ def test_smoke_run_reports_every_row_and_nothing_invalid(tmp_path: Path) -> None
 def test_smoke_run_without_reference_measures_ours_only(tmp_path: Path) -> None:
     env = {**os.environ, "POSTHOG_BENCH_REF_PYTHON": str(tmp_path / "missing-python")}
 
-    stdout, document = _bench(tmp_path, "--rows", "1,3,4", env=env)
+    stdout, document = _bench(tmp_path, "--rows", "1,3,3e,4", env=env)
 
     assert "measuring ours only" in stdout
     assert document["reference"] is None
     lines = _bench_lines(stdout)
-    assert {"capture_us", "flag_one_us", "flag_all_us", "import_ms"} <= set(lines)
+    assert {"capture_us", "flag_hard_all_us", "flag_one_us", "flag_all_us", "import_ms"} <= set(lines)
     assert all("ratio=- " in line and " ours=-" not in line for line in lines.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import IntEnum
 from functools import lru_cache
 from typing import Final, Optional
@@ -76,6 +76,43 @@ def _parse_on_day(text: str, today: date) -> Optional[datetime]:
     return _parse_with_default(text, datetime(today.year, today.month, today.day))
 
 
+# Full ISO dates and date-times (what most property values are): their parse does not depend on
+# today, and reading them directly gives exactly what dateutil gives, without its parser.
+_ISO: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?"
+)
+
+
+def _iso(text: str) -> Optional[datetime]:
+    """``text`` as an ISO date-time (naive → UTC), or None if it is not in that exact shape."""
+    match = _ISO.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    tz = timezone.utc
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+        if offset >= timedelta(hours=24):
+            return None
+        tz = timezone(sign * offset)
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=tz,
+        )
+    except ValueError:  # e.g. month 13: dateutil decides
+        return None
+
+
 _MISS: Final = object()
 #: Texts whose parse does not depend on today (a property's dates repeat from call to call).
 _FIXED: dict[str, Optional[datetime]] = {}
@@ -90,7 +127,11 @@ def parse_date_text(text: str) -> Optional[datetime]:
     fixed = _FIXED.get(text, _MISS)
     if fixed is not _MISS:
         return fixed  # type: ignore[return-value]
-    form, parsed = classify_date_text(text)
+    parsed = _iso(text)
+    if parsed is not None:
+        form = DateForm.ABSOLUTE
+    else:
+        form, parsed = classify_date_text(text)
     if form is DateForm.DYNAMIC:
         return _parse_on_day(text, date.today())
     if len(_FIXED) >= _FIXED_LIMIT:

@@ -106,6 +106,17 @@ class FlagDefinition:
     error: Optional[str] = None  # raised right after the active check
     conditions_error: Optional[str] = None  # raised when the conditions are about to be evaluated
     variants_error: Optional[str] = None  # raised when a variant has to be picked by hash
+    #: a person flag decided by its conditions alone (no early answer, no known error)
+    plain_person: bool = field(default=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        plain = (
+            self.group_type_key is None
+            and self.active
+            and self.error is None
+            and not self.ensure_experience_continuity
+        )
+        object.__setattr__(self, "plain_person", plain)
 
     @property
     def is_malformed(self) -> bool:
@@ -134,6 +145,9 @@ class FlagDefinitions:
     raw_cohorts: dict[str, Any] = field(default_factory=dict)
     #: keys of the flags whose filters (or cohorts) read the person property ``distinct_id``
     reads_distinct_id: frozenset[str] = frozenset()
+    #: ``by_key`` and ``cohorts`` as plain dicts, for evaluation only (never changed)
+    flag_table: dict[str, FlagDefinition] = field(default_factory=dict, compare=False, repr=False)
+    cohort_table: dict[str, PropertyGroup] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def parse(
@@ -169,6 +183,8 @@ class FlagDefinitions:
             raw_group_type_mapping=raw_mapping,
             raw_cohorts=raw_cohorts,
             reads_distinct_id=_flags_reading(parsed, parsed_cohorts, "distinct_id"),
+            flag_table=by_key,
+            cohort_table=parsed_cohorts,
         )
 
     @classmethod

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
 from .definitions import (
+    CohortFilter,
     FlagDefinition,
     FlagDefinitions,
     MalformedDefinitionError,
@@ -20,7 +21,7 @@ from .definitions import (
     PropertyGroup,
 )
 from .hashing import hash_bucket
-from .properties import Undecided, match_filter, match_leaves
+from .properties import Undecided, match_cohort, match_filter, match_leaves
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard
@@ -106,7 +107,7 @@ def evaluate_flag(
             raise MalformedDefinitionError(flag.error)
         group_type_key = flag.group_type_key
         if group_type_key is None:
-            result = match_conditions(flag, distinct_id, person_properties, definitions.cohorts)
+            result = match_conditions(flag, distinct_id, person_properties, definitions.cohort_table)
         else:
             group_name = definitions.group_type_mapping.get(group_type_key)
             if group_name is None:
@@ -152,6 +153,8 @@ def match_conditions(
             # match_leaves, inlined for the usual one-filter condition
             if len(leaves) == 1 and type(leaves[0]) is PropertyFilter:
                 matched = match_filter(leaves[0], properties)
+            elif len(leaves) == 1 and type(leaves[0]) is CohortFilter:
+                matched = match_cohort(leaves[0], properties, cohorts)
             else:
                 matched = match_leaves(leaves, properties, cohorts)
             if matched is not True:

@@ -143,6 +143,10 @@ def parse_property_group(raw: object) -> PropertyGroup:
     except TypeError:
         return PropertyGroup(error=f"property group entry is a {type(values[0]).__name__}")
     if nested:
+        if len(values) == 1:
+            # AND or OR of one group is that group, whatever it gives (true, false, undecided,
+            # or an error): one level less to walk on every evaluation.
+            return parse_property_group(values[0])
         return PropertyGroup(
             is_and=is_and, nested=True, groups=tuple(parse_property_group(v) for v in values)
         )

@@ -12,13 +12,20 @@ from types import MappingProxyType
 from typing import Any, Final, Optional
 
 from .definitions import FlagDefinitions
-from .evaluation import FlagValue, Inconclusive, augment_properties, evaluate_flag, lookup_payload
+from .evaluation import (
+    FlagValue,
+    Inconclusive,
+    evaluate_flag,
+    lookup_payload,
+    match_conditions,
+)
 
 __all__ = ["local_flag", "local_flags", "local_payload"]
 
 log = logging.getLogger("posthog")
 
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
+_NO_PERSON: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 def _decided(key: str, result: Any) -> Optional[FlagValue]:
@@ -38,10 +45,11 @@ def local_flag(
     group_properties: Optional[Mapping[str, Mapping[str, Any]]],
 ) -> Optional[FlagValue]:
     """One flag decided from ``snapshot``, or None when it cannot be decided locally."""
-    flag = snapshot.by_key.get(key) if snapshot is not None else None
+    if snapshot is None:
+        return None
+    flag = snapshot.flag_table.get(key)
     if flag is None:
         return None
-    assert snapshot is not None
     if flag.group_type_key is None:
         # A person flag reads only the person's properties; the automatic distinct_id only when
         # one of its filters asks for it (the caller's own value wins anyway).
@@ -52,12 +60,26 @@ def local_flag(
             person = {"distinct_id": distinct_id}
             if person_properties:
                 person.update(person_properties)
-        result = evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
-        if type(result) is not Inconclusive:
-            return result  # type: ignore[return-value]
-        return _decided(key, result)
-    person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
-    return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, group))
+        if flag.plain_person:
+            # evaluate_flag's person-flag path, one call shorter; anything unusual takes the
+            # full path (evaluation is pure, so running it again is safe).
+            try:
+                matched = match_conditions(flag, distinct_id, person, snapshot.cohort_table)
+            except Exception:
+                matched = None
+            if matched is True or matched is False or type(matched) is str:
+                return matched
+        return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
+    # A group flag reads only its own group's properties: build just those.
+    group: dict[str, dict[str, Any]] = {}
+    group_name = snapshot.group_type_mapping.get(flag.group_type_key)
+    if group_name is not None and group_name in groups:
+        own = group_properties.get(group_name) if group_properties else None
+        augmented = {"$group_key": groups[group_name]}
+        if own:
+            augmented.update(own)
+        group[group_name] = augmented
+    return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, _NO_PERSON, group))
 
 
 def local_payload(
@@ -100,8 +122,18 @@ def local_flags(
     if snapshot is None or not snapshot.flags:
         return values, payloads, None
     undecided: list[str] = []
+    cohorts = snapshot.cohort_table
     for flag in snapshot.flags:
-        result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+        result: Any = None
+        if flag.plain_person:
+            try:  # as in local_flag: the person-flag path, one call shorter
+                result = match_conditions(flag, distinct_id, person, cohorts)
+            except Exception:
+                result = None
+            if result is not True and result is not False and type(result) is not str:
+                result = None
+        if result is None:
+            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
         if isinstance(result, Inconclusive):
             undecided.append(flag.key)
             continue
