@@ -20,16 +20,13 @@ Each measurement runs in a fresh subprocess: ``python -m benchmarks._rows_async 
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-import os
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from benchmarks._entry import run
 from benchmarks._harness import FakeServer, Row, Runner, Side, fake_server, finish, fmt
 
 __all__ = ["ASYNC_ROWS", "async_steps"]
@@ -314,22 +311,5 @@ WORKLOADS: Final[dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, dict[s
 }
 
 
-def main(argv: Sequence[str]) -> int:
-    import posthog
-
-    name, params_path = argv[1], argv[2]
-    with open(params_path, encoding="utf-8") as handle:
-        params = json.load(handle)
-    logging.getLogger("posthog").disabled = True  # the same (silent) logging cost on both sides
-    result = asyncio.run(WORKLOADS[name](params))
-    result["version"] = posthog.VERSION
-    result["module"] = posthog.__file__
-    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
-    sys.stdout.flush()
-    return 0
-
-
 if __name__ == "__main__":
-    code = main(sys.argv)
-    sys.stderr.flush()
-    os._exit(code)  # both clients were shut down before the result
+    run(WORKLOADS)

@@ -5,8 +5,8 @@ package (``.venv/bin/python``) and the reference posthog 3.25.0 (``.venv-ref/bin
 
     python _workloads.py <workload> <params.json>
 
-prints one line ``RESULT <json>`` on stdout; everything else goes to stderr. The flag workloads
-are in ``_flag_workloads.py``.
+prints one line ``RESULT <json>`` on stdout (see ``_entry.py``); everything else goes to stderr.
+The flag workloads are in ``_flag_workloads.py``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-import logging
-import os
 import resource
-import sys
 import threading
 import time
 import urllib.error
@@ -26,7 +23,8 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from _flag_workloads import flags, flags_hard, load_definitions  # this directory is sys.path[0]
+from _entry import run  # this directory is sys.path[0]
+from _flag_workloads import flags, flags_hard, load_definitions
 
 import posthog
 
@@ -291,22 +289,5 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def main(argv: Sequence[str]) -> int:
-    name, params_path = argv[1], argv[2]
-    with open(params_path, encoding="utf-8") as handle:
-        params = json.load(handle)
-    logging.getLogger("posthog").disabled = True  # identical (silent) logging cost on both sides
-    result = WORKLOADS[name](params)
-    result["version"] = posthog.VERSION
-    result["module"] = posthog.__file__
-    sys.stdout.write("RESULT " + json.dumps(result) + "\n")
-    sys.stdout.flush()
-    return 0
-
-
 if __name__ == "__main__":
-    # Everything was delivered (or deliberately shut down) before the result; skip the exit
-    # hooks, whose idle waits (the reference's consumer join waits flush_interval) are not measured.
-    code = main(sys.argv)
-    sys.stderr.flush()
-    os._exit(code)
+    run(WORKLOADS)
