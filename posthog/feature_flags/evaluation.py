@@ -17,11 +17,12 @@ from .definitions import (
     FlagDefinition,
     FlagDefinitions,
     MalformedDefinitionError,
+    Operator,
     PropertyFilter,
     PropertyGroup,
 )
 from .hashing import hash_bucket
-from .properties import Undecided, match_cohort, match_filter, match_leaves
+from .properties import MATCHERS, Undecided, match_cohort, match_leaves
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard
@@ -60,6 +61,11 @@ _FROM_UNDECIDED: Final[Mapping[str, Inconclusive]] = MappingProxyType(
     {reason.name: Inconclusive(reason.value) for reason in Undecided}
 )
 _NO_PROPERTIES: Final[Mapping[str, Any]] = MappingProxyType({})
+_ABSENT: Final = object()
+_MISSING: Final = Undecided.MISSING_PROPERTY
+_NOT_SET: Final = Undecided.IS_NOT_SET
+_IS_NOT_SET: Final = Operator.IS_NOT_SET
+_IS_NOT: Final = Operator.IS_NOT
 
 
 def augment_properties(
@@ -151,10 +157,22 @@ def match_conditions(
         leaves = condition.properties
         if leaves:
             # match_leaves, inlined for the usual one-filter condition
-            if len(leaves) == 1 and type(leaves[0]) is PropertyFilter:
-                matched = match_filter(leaves[0], properties)
-            elif len(leaves) == 1 and type(leaves[0]) is CohortFilter:
-                matched = match_cohort(leaves[0], properties, cohorts)
+            leaf = leaves[0]
+            if len(leaves) != 1:
+                matched = match_leaves(leaves, properties, cohorts)
+            elif type(leaf) is PropertyFilter:
+                # match_filter, inlined: the usual condition is one property filter
+                value = properties.get(leaf.key, _ABSENT)
+                if value is _ABSENT:
+                    matched = _MISSING
+                elif leaf.operator is _IS_NOT_SET:
+                    matched = _NOT_SET
+                elif value is None and leaf.operator is not _IS_NOT:
+                    matched = False
+                else:
+                    matched = MATCHERS[leaf.operator](leaf, value)
+            elif type(leaf) is CohortFilter:
+                matched = match_cohort(leaf, properties, cohorts)
             else:
                 matched = match_leaves(leaves, properties, cohorts)
             if matched is not True:

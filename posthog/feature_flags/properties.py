@@ -29,6 +29,7 @@ from .definitions import (
 )
 
 __all__ = [
+    "MATCHERS",
     "CohortCycleError",
     "Match",
     "Undecided",
@@ -232,6 +233,8 @@ _MATCHERS: Final[tuple[Callable[[PropertyFilter, Any], Match], ...]] = (
     _unknown,
 )
 assert len(_MATCHERS) == len(Operator)
+#: The operator functions, indexed by Operator value (for evaluation's inlined single filter).
+MATCHERS: Final = _MATCHERS
 
 
 def match_filter(f: PropertyFilter, properties: Mapping[str, Any]) -> Match:
