@@ -144,7 +144,11 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[FlagValue]:
         """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
-        if type(key) is not str or type(distinct_id) is not str or groups is not None:
+        if (
+            type(key) is not str
+            or type(distinct_id) is not str
+            or (groups is not None and type(groups) is not dict)
+        ):
             check_flag_call(key, distinct_id, groups)  # the usual call skips it
         if self.disabled:
             return None

@@ -106,17 +106,15 @@ class FlagDefinition:
     error: Optional[str] = None  # raised right after the active check
     conditions_error: Optional[str] = None  # raised when the conditions are about to be evaluated
     variants_error: Optional[str] = None  # raised when a variant has to be picked by hash
-    #: a person flag decided by its conditions alone (no early answer, no known error)
+    #: decided by its conditions alone (active, no known error, no continuity)
+    plain: bool = field(default=False, compare=False, repr=False)
+    #: a plain person flag
     plain_person: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        plain = (
-            self.group_type_key is None
-            and self.active
-            and self.error is None
-            and not self.ensure_experience_continuity
-        )
-        object.__setattr__(self, "plain_person", plain)
+        plain = self.active and self.error is None and not self.ensure_experience_continuity
+        object.__setattr__(self, "plain", plain)
+        object.__setattr__(self, "plain_person", plain and self.group_type_key is None)
 
     @property
     def is_malformed(self) -> bool:

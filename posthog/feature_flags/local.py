@@ -79,6 +79,14 @@ def local_flag(
         if own:
             augmented.update(own)
         group[group_name] = augmented
+        if flag.plain:
+            # evaluate_flag's group path, one call shorter (group flags never read cohorts)
+            try:
+                matched = match_conditions(flag, groups[group_name], augmented, None)
+            except Exception:
+                matched = None
+            if matched is True or matched is False or type(matched) is str:
+                return matched
     return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, _NO_PERSON, group))
 
 
