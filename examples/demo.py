@@ -7,6 +7,7 @@ every request the server got.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -102,6 +103,25 @@ def _flag_requests(url: str) -> int:
     return sum(1 for r in _control(url, "/_fake/requests") if r["path"].startswith("/flags"))
 
 
+async def _async_part(url: str) -> None:
+    try:
+        from posthog import AsyncPosthog
+
+        client = AsyncPosthog("phc_demo_project_key", host=url, personal_api_key=PERSONAL_KEY)
+    except ImportError as exc:  # httpx is the `async` extra
+        print(f"  skipped: {exc}")
+        return
+    async with client:
+        await client.wait_for_flags(timeout=5)
+        value = await client.get_feature_flag("beta-feature", "user-7")
+        print(f"  beta-feature   for user-7    -> {value!r} (awaited, decided locally)")
+        ok, message = client.capture("user-7", "async event", {"via": "AsyncPosthog"})
+        print(f"  capture        accepted={ok} uuid={message['uuid']} (queued, no I/O)")
+        ok, message = await client.capture_immediate("user-7", "async checkout")
+        print(f"  capture_immediate delivered={ok} (returned once the server had it)")
+    print(f"  async with: shut down; stats: {client.stats}")
+
+
 def main() -> None:
     proc, url = _start_server()
     try:
@@ -163,6 +183,9 @@ def main() -> None:
         started = time.monotonic()
         posthog.shutdown()
         print(f"\nshutdown() returned in {time.monotonic() - started:.3f}s; stats: {client.stats}")
+
+        print("\n== asyncio: AsyncPosthog (flags awaited, events sent by a task on the loop)")
+        asyncio.run(_async_part(url))
 
         print("\n== What the server received")
         for request in _control(url, "/_fake/requests"):
