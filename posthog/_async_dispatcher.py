@@ -150,12 +150,8 @@ class AsyncDispatcher(EventDispatcher):
 
         Idempotent. Returns the number of events dropped because the deadline passed.
         """
-        if self._pid != os.getpid():
-            self._after_fork()
-        with self._lock:
-            if self.shut_down:
-                return 0
-            self.shut_down = True
+        if not self._begin_shutdown():
+            return 0
         limit = self.shutdown_timeout if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + limit
         self._shutdown_deadline = deadline

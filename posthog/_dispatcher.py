@@ -281,12 +281,8 @@ class EventDispatcher:
 
         Idempotent. Returns the number of events dropped because the deadline passed.
         """
-        if self._pid != os.getpid():
-            self._after_fork()
-        with self._lock:
-            if self.shut_down:
-                return 0
-            self.shut_down = True
+        if not self._begin_shutdown():
+            return 0
         if self.sync_mode or not self._started:
             self.transport.close()
             self.drops.log_unreported()
@@ -316,6 +312,16 @@ class EventDispatcher:
         if done:
             self.transport.close()
         return lost
+
+    def _begin_shutdown(self) -> bool:
+        """Mark the dispatcher shut down; False if it already was (shutdown is idempotent)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        with self._lock:
+            if self.shut_down:
+                return False
+            self.shut_down = True
+        return True
 
     def _give_up(self, detail: str) -> int:
         """A deadline passed: stop sending and report everything still pending as dropped."""
