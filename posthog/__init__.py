@@ -10,12 +10,22 @@ Settings are read when the first call creates ``posthog.default_client``; ``disa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._client_events import warn_context
+from ._default_client import default as _proxy
 from ._dropped_events import DeliveryStats, DropReason
+from ._facade_flags import (
+    feature_enabled,
+    feature_flag_definitions,
+    get_all_flags,
+    get_all_flags_and_payloads,
+    get_feature_flag,
+    get_feature_flag_payload,
+    get_remote_config_payload,
+    load_feature_flags,
+)
 from ._invocation import flush_after, scope_flush
 from ._options import DEFAULTS
 from .client import Client, Posthog
@@ -104,45 +114,6 @@ privacy_mode: bool = DEFAULTS.privacy_mode
 flag_definition_cache_provider: Any = None
 
 default_client: Optional[Client] = None
-
-_client_lock = threading.Lock()
-_T = TypeVar("_T")
-
-
-def _proxy() -> Client:
-    """The default client, created from the module settings on first use (once, under a lock)."""
-    global default_client
-    client = default_client
-    if not client:
-        with _client_lock:
-            client = default_client
-            if not client:
-                client = Client(
-                    api_key,
-                    host=host,
-                    debug=debug,
-                    on_error=on_error,
-                    send=send,
-                    sync_mode=sync_mode,
-                    personal_api_key=personal_api_key,
-                    project_api_key=project_api_key,
-                    poll_interval=poll_interval,
-                    disabled=disabled,
-                    disable_geoip=disable_geoip,
-                    feature_flags_request_timeout_seconds=feature_flags_request_timeout_seconds,
-                    super_properties=super_properties,
-                    enable_exception_autocapture=enable_exception_autocapture,
-                    log_captured_exceptions=log_captured_exceptions,
-                    exception_autocapture_integrations=exception_autocapture_integrations,
-                    project_root=project_root,
-                    privacy_mode=privacy_mode,
-                    flag_definition_cache_provider=flag_definition_cache_provider,
-                )
-                default_client = client
-    # 3.x re-applies these two on every call, so toggling them at runtime works.
-    client.disabled = disabled
-    client.debug = debug
-    return client
 
 
 def capture(
@@ -304,130 +275,6 @@ def capture_exception(
         groups=groups,
         **kwargs,
     )
-
-
-def feature_enabled(
-    key: str,
-    distinct_id: Any,
-    groups: Optional[Mapping[str, Any]] = None,
-    person_properties: Optional[Mapping[str, Any]] = None,
-    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    only_evaluate_locally: bool = False,
-    send_feature_flag_events: bool = True,
-    disable_geoip: Optional[bool] = None,
-) -> Optional[bool]:
-    """Whether the flag is on for this user (``None`` if undetermined)."""
-    return _proxy().feature_enabled(
-        key,
-        distinct_id,
-        groups=groups,
-        person_properties=person_properties,
-        group_properties=group_properties,
-        only_evaluate_locally=only_evaluate_locally,
-        send_feature_flag_events=send_feature_flag_events,
-        disable_geoip=disable_geoip,
-    )
-
-
-def get_feature_flag(
-    key: str,
-    distinct_id: Any,
-    groups: Optional[Mapping[str, Any]] = None,
-    person_properties: Optional[Mapping[str, Any]] = None,
-    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    only_evaluate_locally: bool = False,
-    send_feature_flag_events: bool = True,
-    disable_geoip: Optional[bool] = None,
-) -> Optional[FlagValue]:
-    """The flag's value for this user (``True``/``False``/variant, ``None`` if undetermined)."""
-    return _proxy().get_feature_flag(
-        key,
-        distinct_id,
-        groups=groups,
-        person_properties=person_properties,
-        group_properties=group_properties,
-        only_evaluate_locally=only_evaluate_locally,
-        send_feature_flag_events=send_feature_flag_events,
-        disable_geoip=disable_geoip,
-    )
-
-
-def get_all_flags(
-    distinct_id: Any,
-    groups: Optional[Mapping[str, Any]] = None,
-    person_properties: Optional[Mapping[str, Any]] = None,
-    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    only_evaluate_locally: bool = False,
-    disable_geoip: Optional[bool] = None,
-) -> Optional[dict[str, FlagValue]]:
-    """Every flag's value for this user."""
-    return _proxy().get_all_flags(
-        distinct_id,
-        groups=groups,
-        person_properties=person_properties,
-        group_properties=group_properties,
-        only_evaluate_locally=only_evaluate_locally,
-        disable_geoip=disable_geoip,
-    )
-
-
-def get_feature_flag_payload(
-    key: str,
-    distinct_id: Any,
-    match_value: Optional[FlagValue] = None,
-    groups: Optional[Mapping[str, Any]] = None,
-    person_properties: Optional[Mapping[str, Any]] = None,
-    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    only_evaluate_locally: bool = False,
-    send_feature_flag_events: bool = True,
-    disable_geoip: Optional[bool] = None,
-) -> Any:
-    """The flag's payload for this user, as stored (a JSON string), or ``None``."""
-    return _proxy().get_feature_flag_payload(
-        key,
-        distinct_id,
-        match_value=match_value,
-        groups=groups,
-        person_properties=person_properties,
-        group_properties=group_properties,
-        only_evaluate_locally=only_evaluate_locally,
-        send_feature_flag_events=send_feature_flag_events,
-        disable_geoip=disable_geoip,
-    )
-
-
-def get_remote_config_payload(key: str) -> Any:
-    """A remote-config flag's payload (needs ``personal_api_key``)."""
-    return _proxy().get_remote_config_payload(key)
-
-
-def get_all_flags_and_payloads(
-    distinct_id: Any,
-    groups: Optional[Mapping[str, Any]] = None,
-    person_properties: Optional[Mapping[str, Any]] = None,
-    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    only_evaluate_locally: bool = False,
-    disable_geoip: Optional[bool] = None,
-) -> FlagsAndPayloads:
-    """Every flag's value and payload."""
-    return _proxy().get_all_flags_and_payloads(
-        distinct_id,
-        groups=groups,
-        person_properties=person_properties,
-        group_properties=group_properties,
-        only_evaluate_locally=only_evaluate_locally,
-        disable_geoip=disable_geoip,
-    )
-
-
-def feature_flag_definitions() -> Optional[list[dict[str, Any]]]:
-    """The current flag definitions."""
-    return _proxy().feature_flag_definitions()
-
-
-def load_feature_flags() -> None:
-    """Fetch flag definitions now."""
-    _proxy().load_feature_flags()
 
 
 def page(*args: Any, **kwargs: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from .. import _logging
+from .._default_client import lock as default_client_lock
 from .._options import FACADE_SETTINGS
 from .._package import facade
 from ._recording import RecordingClient
@@ -43,14 +44,14 @@ def posthog_recorder() -> Iterator[RecordingClient]:
         privacy_mode=posthog.privacy_mode,
         project_root=posthog.project_root,
     )
-    with posthog._client_lock:
+    with default_client_lock:
         saved_client = posthog.default_client
         posthog.default_client = recorder
     posthog.disabled = False
     try:
         yield recorder
     finally:
-        with posthog._client_lock:
+        with default_client_lock:
             posthog.default_client = saved_client
         for name, value in saved_settings.items():
             setattr(posthog, name, value)
