@@ -24,9 +24,9 @@ from ._protocol import (
     check_flags_answer,
     definitions_path,
     flags_request_body,
+    json_body,
     remote_config_path,
 )
-from .exceptions import APIError
 
 if TYPE_CHECKING:
     import httpx
@@ -91,12 +91,13 @@ class AsyncTransport:
             await client.aclose()
 
     async def _send(self, method: str, path: str, timeout: Optional[float], **kwargs: Any) -> httpx.Response:
+        """One request; answers other than 200 (and 304 to a GET) raise :class:`APIError`."""
         limit = self.timeout if timeout is None else timeout
         client = self._client()
         response: httpx.Response = await _bounded(
             client.request(method, self.host + path, timeout=limit, **kwargs), limit
         )
-        if response.status_code not in (200, 304):
+        if response.status_code != 200 and not (method == "GET" and response.status_code == 304):
             raise api_error(
                 response.status_code,
                 response.reason_phrase,
@@ -117,10 +118,7 @@ class AsyncTransport:
                 body = await loop.run_in_executor(None, _gzip.compress, body, 1)
             else:
                 body = _gzip.compress(body, compresslevel=1)
-        response = await self._send("POST", path, timeout, content=body, headers=headers)
-        if response.status_code != 200:
-            raise APIError(response.status_code, "unexpected answer")
-        return response
+        return await self._send("POST", path, timeout, content=body, headers=headers)
 
     async def post_batch(
         self,
@@ -139,7 +137,7 @@ class AsyncTransport:
     async def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""
         response = await self.post(FLAGS_PATH, flags_request_body(api_key, body), timeout=timeout)
-        return check_flags_answer(response.status_code, _json(response))
+        return check_flags_answer(response.status_code, json_body(response))
 
     async def get_flag_definitions(
         self, api_key: str, personal_api_key: str, *, timeout: float, etag: Optional[str] = None
@@ -149,7 +147,7 @@ class AsyncTransport:
         if etag:
             headers["If-None-Match"] = etag
         response = await self._send("GET", definitions_path(api_key), timeout, headers=headers)
-        body = None if response.status_code == 304 else _json(response)
+        body = None if response.status_code == 304 else json_body(response)
         return response.status_code, response.headers.get("ETag"), body
 
     async def get_remote_config(
@@ -158,11 +156,4 @@ class AsyncTransport:
         """GET a remote-config flag's payload (decrypted by the server)."""
         headers = {"Authorization": f"Bearer {personal_api_key}"}
         response = await self._send("GET", remote_config_path(api_key, key), timeout, headers=headers)
-        return _json(response)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None
+        return json_body(response)

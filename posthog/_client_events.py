@@ -112,7 +112,7 @@ class EventMethods:
         if self.disabled:
             return False, "disabled"
         flag_props: Optional[dict[str, Any]] = None
-        if self._flags.may_enrich or send_feature_flags:
+        if self._flags.source.may_enrich or send_feature_flags:
             flag_props = self._flags.enrichment(
                 distinct_id,
                 event,  # type: ignore[arg-type]  # checked by require_str above

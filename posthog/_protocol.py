@@ -26,6 +26,7 @@ __all__ = [
     "check_flags_answer",
     "definitions_path",
     "flags_request_body",
+    "json_body",
     "now_iso",
     "remote_config_path",
     "retry_after_seconds",
@@ -72,6 +73,14 @@ def api_error(status: int, reason: Optional[str], text: str, retry_after: Option
         detail = None
     message = str(detail) if detail is not None else (text or reason or "")
     return APIError(status, message, retry_after=retry_after_seconds(retry_after))
+
+
+def json_body(response: Any) -> Any:
+    """The JSON of an answer (requests or httpx), or :class:`APIError` when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None
 
 
 def batch_body(api_key: str, array: bytes, historical_migration: bool) -> bytes:

@@ -86,7 +86,7 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         With ``send_feature_flags=True`` and no local definitions, the flags are fetched in the
         background and the event is queued when they arrive: it returns ``(True, "pending")``.
         """
-        if send_feature_flags and not self.disabled and self._flags.needs_remote_enrichment(True):
+        if send_feature_flags and not self.disabled and self._flags.needs_remote_enrichment():
             loop = asyncio._get_running_loop()
             if loop is not None:
                 if context is not None:
@@ -159,7 +159,7 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         if context is not None:
             warn_context()
         check_capture(distinct_id, event, properties, groups)
-        if send_feature_flags and not self.disabled and self._flags.needs_remote_enrichment(True):
+        if send_feature_flags and not self.disabled and self._flags.needs_remote_enrichment():
             properties = await self._flag_properties(distinct_id, properties, groups, disable_geoip)
             send_feature_flags = False
         held: list[tuple[dict[str, Any], str]] = []

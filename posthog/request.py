@@ -24,6 +24,7 @@ from ._protocol import (
     check_flags_answer,
     definitions_path,
     flags_request_body,
+    json_body,
     now_iso,
     remote_config_path,
 )
@@ -89,13 +90,6 @@ def _error_for(response: requests.Response) -> APIError:
     return api_error(
         response.status_code, response.reason, response.text, response.headers.get("Retry-After")
     )
-
-
-def _json_body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None
 
 
 def _new_session(host: str) -> requests.Session:
@@ -213,7 +207,7 @@ class Transport:
     def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""
         response = self.post(FLAGS_PATH, flags_request_body(api_key, body), timeout=timeout)
-        return check_flags_answer(response.status_code, _json_body(response))
+        return check_flags_answer(response.status_code, json_body(response))
 
     def get_flag_definitions(
         self, api_key: str, personal_api_key: str, *, timeout: float, etag: Optional[str] = None
@@ -224,7 +218,7 @@ class Transport:
     def get_remote_config(self, api_key: str, personal_api_key: str, key: str, *, timeout: float) -> Any:
         """GET a remote-config flag's payload (decrypted by the server)."""
         path = remote_config_path(api_key, key)
-        return _json_body(self.get(path, bearer=personal_api_key, timeout=timeout))
+        return json_body(self.get(path, bearer=personal_api_key, timeout=timeout))
 
 
 # --- 3.x module-level helpers -------------------------------------------------------------
@@ -273,7 +267,7 @@ def post(
 def get(api_key: str, url: str, host: Optional[str] = None, timeout: Optional[float] = None) -> Any:
     """GET ``host + url`` with ``api_key`` as a bearer token; return the parsed JSON."""
     response = _transport(host, timeout or 15).get(url, bearer=api_key, timeout=timeout)
-    return _json_body(response)
+    return json_body(response)
 
 
 def batch_post(
@@ -302,4 +296,4 @@ def remote_config(
 ) -> Any:
     """GET a remote-config flag's payload."""
     path = f"/api/projects/@current/feature_flags/{quote(key, safe='')}/remote_config/"
-    return _json_body(_transport(host, timeout).get(path, bearer=personal_api_key, timeout=timeout))
+    return json_body(_transport(host, timeout).get(path, bearer=personal_api_key, timeout=timeout))

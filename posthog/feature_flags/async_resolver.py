@@ -158,10 +158,10 @@ class AsyncFlagResolver(FlagResolver):
                 log.warning("[FEATURE FLAGS] Unable to get flags remotely: %s", exc)
         return {"featureFlags": values, "featureFlagPayloads": payloads}
 
-    def needs_remote_enrichment(self, send_feature_flags: bool) -> bool:
+    def needs_remote_enrichment(self) -> bool:
         """Whether ``capture(send_feature_flags=True)`` has to ask the server for flags."""
         snapshot = self.source.snapshot
-        return send_feature_flags and not self.source.local_only and (snapshot is None or not snapshot.flags)
+        return not self.source.local_only and (snapshot is None or not snapshot.flags)
 
     async def aenrichment(
         self, distinct_id: Any, groups: Optional[Mapping[str, Any]], disable_geoip: Optional[bool]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-__all__ = ["FlagDefinitionsStats", "SharedDefinitions"]
+__all__ = ["FlagDefinitionsStats", "SharedDefinitions", "usable_definitions"]
 
 log = logging.getLogger("posthog")
 
@@ -35,7 +35,7 @@ class FlagDefinitionsStats:
     leader: bool = False
 
 
-def _usable(data: object) -> bool:
+def usable_definitions(data: object) -> bool:
     """Whether cached data looks like definitions (anything else is fetched from the API instead)."""
     if not isinstance(data, Mapping):
         return False
@@ -114,7 +114,7 @@ class SharedDefinitions:
             return None
         if data is None:
             return None
-        if not _usable(data):
+        if not usable_definitions(data):
             self._failed("get_flag_definitions", None)
             return None
         self._recovered()

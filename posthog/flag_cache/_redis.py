@@ -14,6 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..exceptions import InvalidTypeError, InvalidValueError
+from ..feature_flags.fleet import usable_definitions
 
 if TYPE_CHECKING:
     import redis
@@ -202,13 +203,8 @@ class RedisFlagDefinitionCache:
 
 
 def _usable(data: Any) -> bool:
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("flags"), list)
-        and isinstance(data.get("group_type_mapping", {}), dict)
-        and isinstance(data.get("cohorts", {}), dict)
-        and isinstance(data.get("etag", ""), (str, type(None)))
-    )
+    etag = data.get("etag") if isinstance(data, dict) else None
+    return usable_definitions(data) and (etag is None or isinstance(etag, str))
 
 
 def _client_from_url(url: Optional[str], socket_timeout: float) -> redis.Redis:
