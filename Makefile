@@ -1,29 +1,42 @@
 # Self-documenting: `make help` lists the targets.
 PYTHON ?= python3
-VENV := .venv
+PY_MINOR := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VENV ?= .venv
 PY := $(VENV)/bin/python
 REF_VENV := .venv-ref
 REF_PY := $(REF_VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The pinned test environment: pip constraints resolved per Python by constraints/update.sh
+# (`make lock`). LOCK= (empty) installs the newest releases instead (`make test-latest`).
+LOCK ?= constraints/test-py$(PY_MINOR).txt
+PIN := $(if $(LOCK),--constraint $(LOCK),--upgrade --upgrade-strategy eager)
+# Tests run in parallel: most of their time is spent waiting on servers and subprocesses.
+WORKERS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install test lint format typecheck pytest redis-server bench bench-quick demo ref-venv clean
+.PHONY: help venv install test test-latest lint format typecheck pytest redis-server bench bench-quick demo \
+	ref-venv lock clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): $(PY) setup.py pyproject.toml
+$(STAMP): $(PY) setup.py pyproject.toml $(LOCK)
+	@if [ -n "$(LOCK)" ] && [ ! -f "$(LOCK)" ]; then \
+		echo "no pinned test environment for Python $(PY_MINOR) ($(LOCK)):" \
+			"run constraints/update.sh $(PY_MINOR), or make test-latest" >&2; \
+		exit 1; \
+	fi
+	$(PY) -m pip install -q $(PIN) pip setuptools
 	@# PYTHONWARNINGS: setuptools' note about editable installs is not for our users to read.
-	PYTHONWARNINGS=ignore $(PY) -m pip install -q -e '.[test]'
+	PYTHONWARNINGS=ignore $(PY) -m pip install -q $(PIN) --no-build-isolation -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(PY) ## Create the virtualenv (.venv)
 
-install: $(STAMP) ## Install the package with its test extras into .venv
+install: $(STAMP) ## Install the package with its test extras into .venv, at the pinned versions
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check .
@@ -39,9 +52,16 @@ typecheck: install ## mypy --strict on posthog/ and the typing checks
 
 pytest: install redis-server ## Run the test suite only (with posthog==3.25.0 beside it for the parity tests)
 	-@$(MAKE) --no-print-directory ref-venv || echo "reference venv unavailable: parity tests will be skipped"
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(WORKERS)
 
-test: lint typecheck pytest ## Lint, typecheck and run the whole suite
+test: lint typecheck pytest ## Lint, typecheck and run the whole suite (the pinned environment)
+
+test-latest: ## The same, in .venv-latest with the newest release of every package (not what CI runs)
+	rm -f .venv-latest/.installed
+	$(MAKE) --no-print-directory test VENV=.venv-latest LOCK=
+
+lock: ## Re-resolve constraints/*.txt to the newest releases (commit that on its own)
+	constraints/update.sh
 
 # The flag cache tests start their own redis-server (on a free port, data in a temp dir).
 redis-server: ## Make sure redis-server is installed (apt-get install as root if missing)
@@ -62,15 +82,16 @@ redis-server: ## Make sure redis-server is installed (apt-get install as root if
 demo: install ## Run the SDK against a local fake PostHog and show what it received
 	$(PY) examples/demo.py
 
-REF_STAMP := $(REF_VENV)/.installed-ai-2
+REF_STAMP := $(REF_VENV)/.installed
 
 $(REF_PY):
 	$(PYTHON) -m venv $(REF_VENV)
-	$(REF_PY) -m pip install -q 'posthog==3.25.0'
 
-# The provider SDKs of 3.25.0's day, for the posthog.ai parity tests.
-$(REF_STAMP): $(REF_PY)
-	$(REF_PY) -m pip install -q 'openai==1.75.0' 'anthropic==0.49.0' 'langchain==0.3.25' 'langchain-openai==0.3.16'
+# posthog 3.25.0 and the provider SDKs of its day, for the parity tests (pinned: constraints/ref.txt).
+$(REF_STAMP): $(REF_PY) constraints/ref.txt
+	$(REF_PY) -m pip install -q --constraint constraints/ref.txt pip
+	$(REF_PY) -m pip install -q --constraint constraints/ref.txt \
+		'posthog==3.25.0' 'openai==1.75.0' 'anthropic==0.49.0' 'langchain==0.3.25' 'langchain-openai==0.3.16'
 	@touch $(REF_STAMP)
 
 ref-venv: $(REF_PY) $(REF_STAMP) ## Create .venv-ref with the reference posthog==3.25.0 (and its LLM SDKs)
@@ -82,4 +103,4 @@ bench-quick: install ref-venv redis-server ## The benchmarks in --quick mode
 	$(PY) -m benchmarks.run --quick
 
 clean: ## Remove virtualenvs and caches
-	rm -rf $(VENV) $(REF_VENV) .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(REF_VENV) .venv-latest .venv-py3.* .mypy_cache .ruff_cache build dist *.egg-info

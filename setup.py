@@ -47,6 +47,7 @@ setup(
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
+            "pytest-xdist>=3",
             "ruff>=0.5",
             "mypy>=1.8",
             "types-requests",

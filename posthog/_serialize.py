@@ -19,7 +19,16 @@ from fractions import Fraction
 from typing import Any, Callable, Final, Optional
 from uuid import UUID
 
-__all__ = ["clean", "copy_properties", "encode_array", "encode_message", "encode_message_text", "encode_text"]
+__all__ = [
+    "MAX_DEPTH",
+    "clean",
+    "copy_properties",
+    "encode_array",
+    "encode_message",
+    "encode_message_text",
+    "encode_text",
+    "nests_deeper",
+]
 
 log = logging.getLogger("posthog")
 
@@ -28,7 +37,12 @@ log = logging.getLogger("posthog")
 _ENCODER: Final = json.JSONEncoder(
     ensure_ascii=True, allow_nan=False, separators=(",", ":"), check_circular=False
 )
-_MAX_DEPTH: Final = 64
+#: How many levels of containers a property value keeps; deeper ones are cut (logged once). An
+#: event then nests at most MAX_DEPTH + 2 levels (message, properties), its batch two more: well
+#: within the 128 levels PostHog's capture service parses. Explicit, so it does not depend on how
+#: far the interpreter's C encoder recurses (about 1000 levels on 3.11, 10000 on 3.13).
+MAX_DEPTH: Final = 64
+_MAX_DEPTH: Final = MAX_DEPTH
 _SCALARS: Final = frozenset({int, float, bool, type(None)})
 _DROP: Final = object()
 _logged: set[str] = set()
@@ -170,14 +184,41 @@ def encode_array(messages: list[dict[str, Any]]) -> bytes:
     return encode_text(messages).encode("ascii")
 
 
+def nests_deeper(value: Any, text: str, limit: int) -> bool:
+    """Whether ``value``, whose JSON ``text`` this is, has more than ``limit`` levels of containers.
+
+    Cheap for the usual event: each level costs at least two characters and one bracket of the
+    text, so only a text with more than ``limit`` brackets has its containers walked.
+    """
+    if len(text) <= 2 * limit or text.count("{") + text.count("[") <= limit:
+        return False
+    level: list[Any] = [value]
+    for _ in range(limit):
+        deeper: list[Any] = []
+        for container in level:
+            items = container.values() if isinstance(container, Mapping) else container
+            deeper.extend(item for item in items if isinstance(item, (dict, list, tuple)))
+        if not deeper:
+            return False
+        level = deeper
+    return True
+
+
 def encode_message_text(msg: Mapping[str, Any]) -> str:
     """One message as compact, strict, ASCII JSON text (values JSON cannot carry are converted)."""
     try:
-        return encode_text(msg)
+        text = encode_text(msg)
     except (TypeError, ValueError, RecursionError):
         pass
-    # Something needs converting (Decimal, NaN, a set, a cycle...): take the careful path.
-    cleaned = clean(msg)
+    else:
+        # The message and its properties are two levels; a value nested deeper than MAX_DEPTH is cut.
+        if not nests_deeper(msg, text, MAX_DEPTH + 2):
+            return text
+    # Something needs converting (Decimal, NaN, a set, a cycle, deep nesting...): the careful path.
+    # It starts one level up so that property values keep MAX_DEPTH levels, as in copy_properties.
+    cleaned = _clean(msg, -1, set())
+    if cleaned is _DROP:
+        cleaned = None
     try:
         return _ENCODER.encode(cleaned)
     except (TypeError, ValueError, RecursionError):

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any, Final, Optional
 
 from ._messages import LIB
-from ._serialize import encode_text
+from ._serialize import MAX_DEPTH, encode_text, nests_deeper
 from ._system_context import system_context
 from .version import VERSION
 
@@ -47,11 +47,15 @@ def _common() -> tuple[str, frozenset[str]]:
 
 
 def encode_plain(value: Mapping[str, Any]) -> Optional[str]:
-    """``value`` as JSON text if it holds only what JSON carries as is (else None: clean it first)."""
+    """``value`` as JSON text if it holds only what JSON carries as is (else None: clean it first).
+
+    A value nested deeper than ``MAX_DEPTH`` levels is not plain either: the careful path cuts it.
+    """
     try:
-        return encode_text(value)
+        text = encode_text(value)
     except (TypeError, ValueError, RecursionError):
         return None
+    return None if nests_deeper(value, text, MAX_DEPTH + 1) else text
 
 
 def clashes(properties: Mapping[str, Any]) -> bool:

@@ -14,6 +14,8 @@ import pytest
 
 import posthog
 from posthog import DropReason
+from posthog import _serialize as serialize
+from posthog._serialize import MAX_DEPTH
 from posthog.exceptions import DroppedEventError
 from tests.fake_server import FakePostHog
 from tests.test_serialize import CONVERSIONS, strict_loads
@@ -138,6 +140,61 @@ def test_self_referencing_values_are_cut_and_the_event_delivered(
     [props] = props_of(fake_server, "cyclic")
     assert (props["d"], props["l"], props["ok"]) == ({"a": 1}, [1, "two"], 1)
     assert len(props_of(fake_server, "after")) == 1
+
+
+def _levels(value: Any) -> int:
+    """Levels of containers in a chain of dicts or lists ({"n": {"n": {}}} has 3)."""
+    levels = 0
+    while isinstance(value, (dict, list)):
+        levels += 1
+        value = (value.get("n") if isinstance(value, dict) else value[0]) if value else None
+    return levels
+
+
+def _chain(levels: int, kind: type = dict) -> Any:
+    value: Any = {} if kind is dict else []
+    for _ in range(levels - 1):
+        value = {"n": value} if kind is dict else [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH, MAX_DEPTH + 1, 100, 5000])
+def test_nesting_is_cut_at_the_same_explicit_depth_on_every_path(
+    fake_server: FakePostHog, make_client: MakeClient, levels: int
+) -> None:
+    # PostHog's capture service parses at most 128 levels: one event nested deeper would get its
+    # whole batch rejected. The cut must not depend on how far the interpreter's encoder recurses.
+    client = make_client()
+    client.capture("u", "plain", {"deep": _chain(levels), "list": _chain(levels, list)})
+    client.capture("u", "converted", {"deep": _chain(levels), "set": {1}})  # the careful path
+    client.identify("u", {"deep": _chain(levels)})
+    client.capture("u", "after", {"n": 1})
+
+    assert client.flush(timeout=5) == 0
+    events = {e["event"]: e for e in fake_server.events()}
+    expected = min(levels, MAX_DEPTH)
+    assert _levels(events["plain"]["properties"]["deep"]) == expected
+    assert _levels(events["plain"]["properties"]["list"]) == expected
+    assert _levels(events["converted"]["properties"]["deep"]) == expected
+    assert _levels(events["$identify"]["$set"]["deep"]) == expected
+    assert events["after"]["properties"]["n"] == 1
+
+
+def test_deep_nesting_costs_only_its_key_and_is_logged_once(
+    fake_server: FakePostHog,
+    make_client: MakeClient,
+    posthog_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serialize, "_logged", set())  # "once" is per kind of problem per process
+    client = make_client()
+    for _ in range(3):
+        client.capture("u", "deep", {"deep": _chain(200), "flat": "kept", "wide": [{"a": [1]}] * 500})
+
+    assert client.flush(timeout=5) == 0
+    for props in props_of(fake_server, "deep"):
+        assert (props["flat"], len(props["wide"]), _levels(props["deep"])) == ("kept", 500, MAX_DEPTH)
+    assert len([r for r in posthog_log.records if "too deep" in r.getMessage()]) == 1
 
 
 def test_complex_number_does_not_kill_the_consumer(fake_server: FakePostHog, make_client: MakeClient) -> None:

@@ -34,7 +34,9 @@ def _isolated_scope() -> AbstractContextManager[Any]:
     if isolation_scope is not None:
         scope: AbstractContextManager[Any] = isolation_scope()
         return scope
-    return sentry_sdk.push_scope()  # sentry-sdk 1.x
+    legacy: Any = sentry_sdk  # sentry-sdk 1.x: push_scope is gone from the stubs of 3.x
+    pushed: AbstractContextManager[Any] = legacy.push_scope()
+    return pushed
 
 
 class PosthogDistinctIdMiddleware:

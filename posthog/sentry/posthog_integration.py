@@ -140,7 +140,8 @@ def _sentry_client() -> Any:
     get_client = getattr(sentry_sdk, "get_client", None)
     if get_client is not None:
         return get_client()
-    return sentry_sdk.Hub.current.client  # sentry-sdk 1.x
+    legacy: Any = sentry_sdk  # sentry-sdk 1.x: Hub is gone from the stubs of 3.x
+    return legacy.Hub.current.client
 
 
 def _active_integration(client: Any) -> Any:

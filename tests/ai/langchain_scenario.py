@@ -9,10 +9,15 @@ import sys
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda
 from langchain_openai import ChatOpenAI
 
 from posthog import Posthog
 from posthog.ai.langchain import CallbackHandler
+
+
+def _refuse(_: object) -> str:
+    raise LookupError
 
 
 def main(llm_url: str, posthog_url: str) -> None:
@@ -25,6 +30,14 @@ def main(llm_url: str, posthog_url: str) -> None:
     handler = CallbackHandler(ph, distinct_id="user-1", properties={"team": "core"})
     chain.invoke({"topic": "cats"}, config={"callbacks": [handler]})
     model.invoke("Hi there", config={"callbacks": [CallbackHandler(ph)]})
+    try:  # the provider answers 400: $ai_error on the generation and on the trace
+        chain.invoke({"topic": "dogs"}, config={"callbacks": [handler]})
+    except Exception:
+        pass
+    try:  # a step of the user's raises an exception with no message
+        (prompt | RunnableLambda(_refuse)).invoke({"topic": "fish"}, config={"callbacks": [handler]})
+    except LookupError:
+        pass
     ph.flush()
     ph.shutdown()
 

@@ -15,16 +15,12 @@ REPO = Path(__file__).resolve().parents[2]
 REF_PYTHON = REPO / ".venv-ref" / "bin" / "python"
 HERE = Path(__file__).parent
 
-# Values that differ by nature: timing, generated ids, versions, the machine, the SDK's own text.
-VOLATILE = {
-    "$ai_latency",
-    "$lib_version",
-    "$python_version",
-    "$os",
-    "$os_version",
-    "$python_runtime",
-    "$ai_error",
-}
+# Values that differ by nature: timing, generated ids, versions, the machine.
+VOLATILE = frozenset(
+    {"$ai_latency", "$lib_version", "$python_version", "$os", "$os_version", "$python_runtime"}
+)
+#: Text an SDK writes itself (``str()`` of its exceptions): compared only when both sides ran one SDK.
+SDK_TEXT = frozenset({"$ai_error"})
 
 
 def run_scenario(
@@ -79,8 +75,10 @@ def normalize_run_ids(events: list[dict[str, Any]]) -> None:
         events[index] = json.loads(text)
 
 
-def differences(ref: list[dict[str, Any]], ours: list[dict[str, Any]]) -> set[tuple[int, str]]:
-    """(event index, property) pairs that differ, volatile values aside."""
+def differences(
+    ref: list[dict[str, Any]], ours: list[dict[str, Any]], volatile: frozenset[str] = VOLATILE
+) -> set[tuple[int, str]]:
+    """(event index, property) pairs that differ, ``volatile`` values aside (present on both or neither)."""
     assert [(e["event"], e["distinct_id"]) for e in ours] == [(e["event"], e["distinct_id"]) for e in ref]
     found = []
     for index, (a, b) in enumerate(zip(ref, ours)):
@@ -89,7 +87,7 @@ def differences(ref: list[dict[str, Any]], ours: list[dict[str, Any]]) -> set[tu
             pa.pop("$ai_trace_id", None)
             pb.pop("$ai_trace_id", None)
         for key in sorted(set(pa) | set(pb)):
-            if key in VOLATILE:
+            if key in volatile:
                 assert (key in pa) == (key in pb), (index, key)
                 continue
             if pa.get(key, "<absent>") != pb.get(key, "<absent>"):

@@ -7,7 +7,7 @@ Spec: integrations.md §4; issue 12's list of 3.25.0 bugs (tool_use raised Attri
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anthropic
@@ -149,12 +149,32 @@ def test_a_stream_closed_early_is_reported_once(llm: FakeLLM, recorder: Recordin
     assert len(recorder.events) == 1
 
 
-def test_a_stream_cut_off_by_the_provider_reports_the_error(llm: FakeLLM, recorder: RecordingClient) -> None:
+def _raised(run: Callable[[], object]) -> BaseException:
+    with pytest.raises(Exception) as info:
+        run()
+    return info.value
+
+
+def test_a_stream_cut_off_by_the_provider_raises_what_the_sdk_raises_and_is_reported(
+    llm: FakeLLM, recorder: RecordingClient
+) -> None:
+    # Which class a cut-off body raises is the SDK's choice (it changed in anthropic 2.17): the
+    # wrapped client must raise exactly what the raw SDK of this run raises.
     llm.reply(text="this will not finish", chunks=6, break_after=3)
-    stream = _client(llm, recorder).messages.create(model="m", max_tokens=50, messages=MESSAGES, stream=True)
-    with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises, unchanged
-        for _ in stream:
+    llm.reply(text="this will not finish", chunks=6, break_after=3)
+    raw = anthropic.Anthropic(base_url=llm.url, api_key="test", max_retries=0)
+    wrapped = _client(llm, recorder)
+
+    def consume(client: Any) -> None:
+        for _ in client.messages.create(model="m", max_tokens=50, messages=MESSAGES, stream=True):
             pass
+
+    expected = _raised(lambda: consume(raw))
+    got = _raised(lambda: consume(wrapped))
+
+    assert type(got) is type(expected)
+    assert type(got.__cause__) is type(expected.__cause__)
+    assert str(got) == str(expected)
     assert _only(recorder)["$ai_is_error"] is True
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.ai.parity import REF_PYTHON, differences, normalize_run_ids, ref_ready, run_scenario
-from tests.fake_llm import FakeLLM, Reply, Usage
+from tests.fake_llm import Failure, FakeLLM, Reply, Usage
 
 FIXES = {
     (1, "$ai_cache_read_input_tokens"),  # cache-read tokens were dropped
@@ -20,7 +20,11 @@ FIXES = {
 
 def _script(llm: FakeLLM) -> None:
     llm.clear_script()
-    llm.script(Reply(text="Cats purr.", usage=Usage(20, 4, cached_tokens=5)), Reply(text="Hello"))
+    llm.script(
+        Reply(text="Cats purr.", usage=Usage(20, 4, cached_tokens=5)),
+        Reply(text="Hello"),
+        Failure(400, message="no dogs today"),
+    )
 
 
 @pytest.mark.skipif(not ref_ready("langchain"), reason="make ref-venv installs 3.25.0 with langchain 0.3")
@@ -36,3 +40,6 @@ def test_same_events_as_3_25_0_but_for_the_listed_fixes(tmp_path: Path) -> None:
     normalize_run_ids(ours)
     normalize_run_ids(ref)
     assert differences(ref, ours) == FIXES
+    errors = [(e["event"], e["properties"]["$ai_error"]) for e in ours if "$ai_error" in e["properties"]]
+    assert [event for event, _ in errors] == ["$ai_generation", "$ai_trace", "$ai_span", "$ai_trace"]
+    assert errors[0][1].startswith("BadRequestError: Error code: 400") and errors[-1][1] == "LookupError"

@@ -189,14 +189,24 @@ def test_provider_errors_are_reraised_unchanged_after_the_event(
     assert "bad request" in props["$ai_error"]
 
 
-def test_a_stream_interrupted_by_the_provider_reports_the_error(
+def test_a_stream_interrupted_by_the_provider_raises_what_the_sdk_raises_and_is_reported(
     llm: FakeLLM, recorder: RecordingClient
 ) -> None:
     llm.reply(text="cut short here", chunks=5, break_after=2)
-    client = _client(llm, recorder)
-    with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises, unchanged
-        for _ in client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
-            pass
+    llm.reply(text="cut short here", chunks=5, break_after=2)
+    raw = openai.OpenAI(base_url=llm.url + "/v1", api_key="test", max_retries=0)
+    wrapped = _client(llm, recorder)
+    raised: list[BaseException] = []
+    for client in (raw, wrapped):
+        with pytest.raises(Exception) as info:
+            for _ in client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+                pass
+        raised.append(info.value)
+
+    expected, got = raised
+    assert type(got) is type(expected)
+    assert type(got.__cause__) is type(expected.__cause__)
+    assert str(got) == str(expected)
     props = _only(recorder)["properties"]
     assert props["$ai_is_error"] is True
 

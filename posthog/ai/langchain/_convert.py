@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from .._sanitize import without_base64
 
-__all__ = ["as_state", "message_dict", "output_choices", "usage_properties"]
+__all__ = ["as_state", "error_text", "message_dict", "output_choices", "usage_properties"]
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "function"}
 
@@ -97,3 +97,16 @@ def usage_properties(response: Any) -> dict[str, Any]:
     if reasoning:
         props["$ai_reasoning_tokens"] = reasoning
     return props
+
+
+def error_text(error: BaseException) -> str:
+    """``$ai_error`` as 3.x sends it for LangChain runs: ``"BadRequestError: <message>"``.
+
+    The class name alone when the message is empty.
+    """
+    name = type(error).__name__
+    try:
+        message = str(error)
+    except Exception:  # a user exception whose __str__ raises
+        message = ""
+    return f"{name}: {message}" if message else name

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 from langchain_core.callbacks import BaseCallbackHandler
 
 from .._events import Call, model_parameters, send_event
-from ._convert import as_state, message_dict, output_choices, usage_properties
+from ._convert import as_state, error_text, message_dict, output_choices, usage_properties
 
 __all__ = ["CallbackHandler"]
 
@@ -141,7 +141,7 @@ class CallbackHandler(BaseCallbackHandler):
                 props["$ai_output_state"] = as_state(output)
             else:
                 props["$ai_is_error"] = True
-                props["$ai_error"] = str(error)
+                props["$ai_error"] = error_text(error)
             self._send("$ai_trace" if run.parent is None else "$ai_span", run_id, props)
         except Exception:  # never break the user's chain
             log.warning("could not report a LangChain run", exc_info=True)
@@ -301,7 +301,7 @@ class CallbackHandler(BaseCallbackHandler):
                 status = getattr(error, "status_code", None)
                 props["$ai_http_status"] = status if isinstance(status, int) else 0
                 props["$ai_is_error"] = True
-                props["$ai_error"] = str(error)
+                props["$ai_error"] = error_text(error)
             self._send("$ai_generation", run_id, props)
         except Exception:  # never break the user's chain
             log.warning("could not report a LangChain model run", exc_info=True)
