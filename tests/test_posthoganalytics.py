@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -65,19 +67,31 @@ def test_the_package_runs_as_posthoganalytics(tmp_path: Path, fake_server: FakeP
     assert {e["properties"]["$lib"] for e in events} == {"posthog-python"}
 
 
-def test_setup_builds_the_twin_distribution_on_request() -> None:
-    env = dict(os.environ, POSTHOG_DIST_NAME="posthoganalytics")
+def test_setup_builds_the_twin_distribution_on_request(tmp_path: Path) -> None:
+    # Built from a copy: the build writes its egg-info and build/ beside setup.py. setuptools is
+    # part of the pinned test environment (make install puts it there: venv on 3.12+ does not).
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "posthog", source / "posthog", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, POSTHOG_DIST_NAME="posthoganalytics", PYTHONWARNINGS="ignore")
+    build = ["wheel", "-q", "--no-deps", "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist")]
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import runpy, sys; sys.argv = ['setup.py', '--name']; runpy.run_path('setup.py')",
-        ],
+        [sys.executable, "-m", "pip", *build, str(source)],
         capture_output=True,
         text=True,
-        timeout=60,
-        cwd=ROOT,
+        timeout=120,
+        cwd=tmp_path,
         env=env,
     )
+
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "posthoganalytics"
+    [wheel] = (tmp_path / "dist").iterdir()
+    assert wheel.name.startswith(f"posthoganalytics-{posthog.VERSION}-")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "posthoganalytics/__init__.py" in names
+    assert "posthoganalytics/py.typed" in names
+    assert "posthoganalytics/feature_flags/__init__.py" in names
+    assert not [name for name in names if name.startswith("posthog/")]
