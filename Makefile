@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 # (`make lock`). LOCK= (empty) installs the newest releases instead (`make test-latest`).
 LOCK ?= constraints/test-py$(PY_MINOR).txt
 PIN := $(if $(LOCK),--constraint $(LOCK),--upgrade --upgrade-strategy eager)
-# Tests run in parallel: most of their time is spent waiting on servers and subprocesses.
+# Tests run in parallel: most of their time is spent waiting on servers and subprocesses. Those
+# marked `serial` assert short latency bounds and run alone afterwards.
 WORKERS ?= 4
 
 .DEFAULT_GOAL := help
@@ -52,7 +53,8 @@ typecheck: install ## mypy --strict on posthog/ and the typing checks
 
 pytest: install redis-server ## Run the test suite only (with posthog==3.25.0 beside it for the parity tests)
 	-@$(MAKE) --no-print-directory ref-venv || echo "reference venv unavailable: parity tests will be skipped"
-	$(PY) -m pytest -q -n $(WORKERS)
+	$(PY) -m pytest -q -n $(WORKERS) -m 'not serial'
+	$(PY) -m pytest -q -m serial
 
 test: lint typecheck pytest ## Lint, typecheck and run the whole suite (the pinned environment)
 

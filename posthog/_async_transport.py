@@ -48,15 +48,29 @@ def require_httpx() -> None:
 
 
 async def _bounded(coro: Any, timeout: float) -> Any:
-    """Await ``coro`` for at most ``timeout`` seconds; a timeout is the built-in ``TimeoutError``."""
+    """Await ``coro`` for at most ``timeout`` seconds; a timeout is the built-in ``TimeoutError``.
+
+    Never swallows a cancellation of the awaiting task: ``asyncio.wait_for`` can before Python
+    3.12, when the cancellation arrives as the awaited call ends, and a sender task that missed
+    its cancellation kept ``asyncio.run`` from returning.
+    """
     if sys.version_info >= (3, 11):
-        # asyncio.timeout never swallows a cancellation (wait_for can, before Python 3.12).
         async with asyncio.timeout(timeout):
             return await coro
+    # Python 3.9 and 3.10: the call as a task of its own, waited for by asyncio.wait, which
+    # raises the awaiting task's cancellation as it comes.
+    call = asyncio.ensure_future(coro)
     try:
-        return await asyncio.wait_for(coro, timeout)
-    except asyncio.TimeoutError:  # a distinct class before Python 3.11
-        raise TimeoutError(f"no answer within {timeout:.2f}s") from None
+        await asyncio.wait({call}, timeout=timeout)
+    except asyncio.CancelledError:
+        if call.done() and not call.cancelled():
+            call.exception()  # ended as we were cancelled: retrieved, so never logged as lost
+        call.cancel()
+        raise
+    if call.done():
+        return call.result()
+    call.cancel()
+    raise TimeoutError(f"no answer within {timeout:.2f}s")
 
 
 class AsyncTransport:

@@ -335,6 +335,7 @@ def test_flush_returns_promptly_once_delivered(make_client: ClientFactory, fake_
     assert [e["event"] for e in fake_server.events()] == ["e"]
 
 
+@pytest.mark.serial
 def test_flush_with_nothing_queued_returns_at_once(client: posthog.Client) -> None:
     started = time.monotonic()
 

@@ -169,6 +169,7 @@ def test_capture_after_shutdown_is_rejected_and_counted(
     assert [e["event"] for e in fake_server.events()] == ["before"]
 
 
+@pytest.mark.serial
 def test_shutdown_is_idempotent(fake_server: FakePostHog, make_client: MakeClient) -> None:
     client = make_client()
     client.capture("someone", "event")
@@ -285,6 +286,7 @@ def test_flush_waits_only_for_events_queued_before_the_call(
     client.shutdown(timeout=0.2)
 
 
+@pytest.mark.serial
 def test_flush_with_nothing_queued_returns_at_once(make_client: MakeClient) -> None:
     client = make_client()
     started = time.monotonic()

@@ -327,6 +327,7 @@ def test_delay_next_answers_late_once(server: FakePostHog) -> None:
     assert fast < 0.3
 
 
+@pytest.mark.serial
 def test_set_delay_applies_until_removed(server: FakePostHog) -> None:
     server.set_delay("/batch/", 0.2)
 

@@ -140,6 +140,7 @@ def test_warm_invocations_reuse_the_client_and_leak_no_thread(facade: FakePostHo
     assert len(facade.events()) == 50
 
 
+@pytest.mark.serial
 def test_a_silent_server_cannot_hold_the_invocation(
     silent_server: SilentServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 import posthog
 from posthog import AsyncPosthog, DropReason
 from tests.asyncio.conftest import API_KEY, MakeAsync, strip_volatile
@@ -50,6 +52,7 @@ def test_the_event_calls_put_the_same_events_on_the_wire_as_the_sync_client(
     assert async_events == sync_events
 
 
+@pytest.mark.serial
 def test_capture_returns_at_once_and_does_no_io_on_the_caller(
     fake_server: FakePostHog, make_async: MakeAsync
 ) -> None:

@@ -112,6 +112,7 @@ def test_remote_flags_when_there_are_no_definitions(fake_server: FakePostHog, ma
     assert len(called) == 2  # the payload call for beta reported the same value: deduplicated
 
 
+@pytest.mark.serial
 def test_a_slow_server_does_not_delay_other_coroutines(
     fake_server: FakePostHog, make_async: MakeAsync
 ) -> None:

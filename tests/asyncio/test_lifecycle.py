@@ -9,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from posthog import AsyncPosthog
+from posthog._async_transport import _bounded
 from tests.asyncio.conftest import API_KEY, MakeAsync
 from tests.fake_server import FakePostHog
 
@@ -59,6 +61,37 @@ def test_events_captured_outside_any_loop_are_sent_once_a_loop_uses_the_client(
 
     asyncio.run(later())
     assert [e["event"] for e in fake_server.events()] == ["before the loop"]
+
+
+@pytest.mark.parametrize("outcome", ["result", "error"])
+def test_a_request_ending_as_its_task_is_cancelled_still_raises_the_cancellation(outcome: str) -> None:
+    # asyncio.wait_for swallowed such a cancellation before Python 3.12: the sender task then
+    # went on and asyncio.run never returned (seen on 3.9 with two loops sharing a client).
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int] = loop.create_future()
+        request = asyncio.ensure_future(_bounded(answer, 5))
+        await asyncio.sleep(0)  # the request is now waiting for its answer
+        if outcome == "result":
+            answer.set_result(200)
+        else:
+            answer.set_exception(OSError("reset"))
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+
+    asyncio.run(asyncio.wait_for(scenario(), 5))
+
+
+def test_a_request_past_its_timeout_raises_timeout_error() -> None:
+    async def scenario() -> float:
+        never: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await _bounded(never, 0.05)
+        return time.monotonic() - started
+
+    assert 0.04 < asyncio.run(scenario()) < 2
 
 
 def test_two_loops_in_two_threads_share_a_client_without_hanging(

@@ -165,6 +165,7 @@ def test_wait_for_flags_without_personal_key_is_false(server: FakePostHog, make_
 # --- failures -------------------------------------------------------------------------------
 
 
+@pytest.mark.serial
 def test_401_is_not_refetched_on_each_flag_call(server: FakePostHog, make_client: MakeClient) -> None:
     # weaknesses §C 20: 3.x repeated the blocking GET on every flag call (3 calls -> 3 GETs).
     server.set_remote_flags({"on": "remote"})
@@ -416,6 +417,7 @@ def test_flag_call_after_shutdown_does_not_restart_polling(
     assert poller is None or not poller.is_alive(), "polling resumed after shutdown"
 
 
+@pytest.mark.serial
 def test_capture_does_not_wait_for_a_first_load(server: FakePostHog, make_client: MakeClient) -> None:
     server.delay_next(DEFS, 1.0)
     client = make_client(personal_api_key=PERSONAL_KEY)
@@ -481,6 +483,7 @@ def test_poller_uses_the_returned_delay() -> None:
     assert not poller.is_alive()
 
 
+@pytest.mark.serial
 def test_poller_stop_is_prompt_during_a_long_interval() -> None:
     ran = threading.Event()
     poller = Poller(60, ran.set)
