@@ -110,6 +110,8 @@ exception_autocapture_integrations: list[Integrations] = []
 log_captured_exceptions: bool = DEFAULTS.log_captured_exceptions
 project_root: Optional[str] = DEFAULTS.project_root
 privacy_mode: bool = DEFAULTS.privacy_mode
+#: Ours (3.x had no module setting): set it to get 3.x's "N + 1 attempts, then report".
+max_retries: int = DEFAULTS.max_retries
 #: Share flag definitions across processes (``posthog.flag_cache``); not a 3.x setting.
 flag_definition_cache_provider: Any = None
 

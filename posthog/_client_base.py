@@ -15,6 +15,7 @@ from ._client_events import EventMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
 from ._kill_switch import env_disabled, env_maybe_set
+from ._options import DEFAULT_MAX_RETRIES
 from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
 from ._preload import preload_http
 from ._queue import DEFAULT_MAX_QUEUE_BYTES
@@ -76,7 +77,7 @@ class ClientBase(EventMethods):
         flush_at: int = 100,
         flush_interval: float = 0.5,
         gzip: bool = False,
-        max_retries: int = 3,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         sync_mode: bool = False,
         timeout: float = 15,
         thread: int = 1,
@@ -100,7 +101,7 @@ class ClientBase(EventMethods):
         flag_definitions_cache: Union[str, os.PathLike[str], None] = None,
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
-        retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
+        retry_buffer_age: Optional[float] = None,
         flag_definition_cache_provider: Optional[FlagDefinitionCacheProvider] = None,
     ) -> None:
         key = project_api_key or api_key
@@ -136,6 +137,10 @@ class ClientBase(EventMethods):
                 project_root = None
         self.project_root = project_root
 
+        if retry_buffer_age is None:
+            # An explicit max_retries is the 3.x contract: N + 1 attempts, then the events are
+            # reported. Without it, events are held through an outage (the retry buffer).
+            retry_buffer_age = DEFAULT_RETRY_BUFFER_AGE if max_retries is DEFAULT_MAX_RETRIES else 0.0
         self._drops = DropRecorder(on_error)
         self._transport = Transport(self.host, timeout)
         self._dispatcher = self._make_dispatcher(

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Final, Optional
 
-__all__ = ["DEFAULTS", "FACADE_SETTINGS", "ClientOptions"]
+__all__ = ["DEFAULTS", "DEFAULT_MAX_RETRIES", "FACADE_SETTINGS", "ClientOptions"]
+
+
+class _DefaultMaxRetries(int):
+    """3.x's default ``max_retries`` (3), told apart by identity from a ``max_retries`` passed."""
+
+
+#: Not passing ``max_retries``: 4 attempts, then the batch is held through the outage (retry
+#: buffer). Passing it, even ``max_retries=3``: N + 1 attempts, then the events are reported
+#: ``retries_exhausted``, as in 3.x.
+DEFAULT_MAX_RETRIES: Final[int] = _DefaultMaxRetries(3)
 
 
 @dataclass(frozen=True)
@@ -21,7 +31,7 @@ class ClientOptions:
     flush_at: int = 100
     flush_interval: float = 0.5
     gzip: bool = False
-    max_retries: int = 3
+    max_retries: int = DEFAULT_MAX_RETRIES
     sync_mode: bool = False
     timeout: float = 15
     thread: int = 1
@@ -43,8 +53,8 @@ class ClientOptions:
 DEFAULTS: Final = ClientOptions()
 
 #: Module-level settings of the facade (``posthog.<name>``) that are passed to the default client.
-#: 3.x has no module setting for gzip, max_queue_size, flush_at, flush_interval, max_retries,
-#: timeout, thread or historical_migration.
+#: 3.x has no module setting for gzip, max_queue_size, flush_at, flush_interval, timeout, thread
+#: or historical_migration; ``posthog.max_retries`` is ours (same rule as the keyword).
 FACADE_SETTINGS: Final = tuple(
     f.name
     for f in fields(ClientOptions)
@@ -54,7 +64,6 @@ FACADE_SETTINGS: Final = tuple(
         "max_queue_size",
         "flush_at",
         "flush_interval",
-        "max_retries",
         "timeout",
         "thread",
         "historical_migration",

@@ -233,6 +233,75 @@ def test_with_the_retry_buffer_off_max_retries_zero_means_one_attempt(
     assert [r.status for r in fake_server.requests] == [503]
 
 
+@pytest.mark.parametrize("max_retries", [1, 3])
+def test_an_explicit_max_retries_gives_n_plus_one_attempts_then_one_report(
+    make_client: ClientFactory, fake_server: FakePostHog, max_retries: int
+) -> None:
+    # The 3.x contract and PostHog's cross-SDK rule: passing max_retries (even the default 3)
+    # means N + 1 attempts, then on_error with the events; they are not held for later.
+    errors = ErrorLog()
+    client = make_client(on_error=errors, max_retries=max_retries, flush_at=5, flush_interval=30)
+    fake_server.fail_for("/batch", seconds=60, status=503)
+
+    for i in range(5):
+        client.capture("u", f"e{i}")
+
+    [(error, batch)] = errors.wait(1, timeout=20)
+    assert isinstance(error, posthog.APIError) and isinstance(error, posthog.DroppedEventError)
+    assert error.reason is posthog.DropReason.RETRIES_EXHAUSTED
+    assert isinstance(error.__cause__, posthog.APIError) and error.__cause__.status == 503
+    assert [m["event"] for m in batch] == [f"e{i}" for i in range(5)]
+    assert client.flush(timeout=2) == 0
+    time.sleep(0.3)  # nothing is re-sent after the report
+    assert [r.status for r in fake_server.requests_to("/batch")] == [503] * (max_retries + 1)
+    assert client.stats.dropped == {"retries_exhausted": 5}
+    assert len(errors.calls) == 1
+
+
+def test_without_max_retries_events_are_held_through_the_outage(
+    make_client: ClientFactory, fake_server: FakePostHog
+) -> None:
+    errors = ErrorLog()
+    client = make_client(on_error=errors)
+    fake_server.fail_next("/batch", status=503, times=5)
+
+    client.capture("u", "held")
+
+    events = fake_server.wait_for_events(1, timeout=20)
+    assert [e["event"] for e in events] == ["held"]
+    assert [r.status for r in fake_server.requests_to("/batch")] == [503] * 5 + [200]
+    assert errors.calls == []
+
+
+def test_an_explicit_retry_buffer_age_keeps_holding_with_max_retries(
+    make_client: ClientFactory, fake_server: FakePostHog
+) -> None:
+    errors = ErrorLog()
+    client = make_client(on_error=errors, max_retries=0, retry_buffer_age=60)
+    fake_server.fail_next("/batch", status=503, times=2)
+
+    client.capture("u", "held")
+
+    assert [e["event"] for e in fake_server.wait_for_events(1, timeout=10)] == ["held"]
+    assert errors.calls == []
+
+
+def test_the_module_setting_max_retries_is_explicit_too(fake_server: FakePostHog) -> None:
+    errors = ErrorLog()
+    posthog.api_key = "phc_module"
+    posthog.host = fake_server.url
+    posthog.on_error = errors
+    posthog.max_retries = 0
+    fake_server.fail_for("/batch", seconds=30, status=503)
+
+    posthog.capture("u", "once")
+    posthog.flush()
+
+    [(error, _)] = errors.wait(1, timeout=10)
+    assert error.reason is posthog.DropReason.RETRIES_EXHAUSTED
+    assert [r.status for r in fake_server.requests_to("/batch")] == [503]
+
+
 def test_a_failed_batch_does_not_stop_later_ones(
     make_client: ClientFactory, fake_server: FakePostHog
 ) -> None:

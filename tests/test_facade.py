@@ -46,8 +46,9 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "project_root": None,
     "privacy_mode": False,
     "default_client": None,
+    "max_retries": 3,  # ours: 3.x had no module setting; setting it asks for 3.x's retry contract
 }
-NOT_SETTINGS = ["gzip", "max_queue_size", "flush_at", "flush_interval", "max_retries", "timeout", "thread"]
+NOT_SETTINGS = ["gzip", "max_queue_size", "flush_at", "flush_interval", "timeout", "thread"]
 
 
 @pytest.fixture

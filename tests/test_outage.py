@@ -110,7 +110,12 @@ def test_in_a_fresh_process_the_first_batch_leaves_within_about_flush_interval(
 def test_a_503_outage_longer_than_max_retries_delivers_every_event_once(fake_server: FakePostHog) -> None:
     errors = ErrorLog()
     client = posthog.Client(
-        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=1, on_error=errors
+        API_KEY,
+        host=fake_server.url,
+        flush_interval=0.05,
+        max_retries=1,
+        retry_buffer_age=1800,
+        on_error=errors,
     )
     try:
         fake_server.fail_for("/batch", 2.0, status=503)
@@ -158,7 +163,12 @@ def test_a_refused_connection_outage_delivers_every_event_once(
     port = _free_port()  # nothing listens yet: connections are refused
     errors = ErrorLog()
     client = posthog.Client(
-        API_KEY, host=f"http://127.0.0.1:{port}", flush_interval=0.05, max_retries=1, on_error=errors
+        API_KEY,
+        host=f"http://127.0.0.1:{port}",
+        flush_interval=0.05,
+        max_retries=1,
+        retry_buffer_age=1800,
+        on_error=errors,
     )
     try:
         sent = [client.capture("someone", f"e{i}")[1]["uuid"] for i in range(15)]  # type: ignore[index]
@@ -176,7 +186,9 @@ def test_a_refused_connection_outage_delivers_every_event_once(
 
 @pytest.mark.usefixtures("quick_retries")
 def test_events_held_through_an_outage_are_kept_compressed(fake_server: FakePostHog) -> None:
-    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.01, flush_at=10, max_retries=0)
+    client = posthog.Client(
+        API_KEY, host=fake_server.url, flush_interval=0.01, flush_at=10, max_retries=0, retry_buffer_age=1800
+    )
     try:
         fake_server.fail_for("/batch", 30.0, status=503)
         props = {"page": "https://shop.example.com/checkout?step=2", "plan": "pro"}
@@ -198,7 +210,9 @@ def test_events_held_through_an_outage_are_kept_compressed(fake_server: FakePost
 
 @pytest.mark.usefixtures("quick_retries")
 def test_capture_during_an_outage_returns_at_once(fake_server: FakePostHog) -> None:
-    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0)
+    client = posthog.Client(
+        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, retry_buffer_age=1800
+    )
     try:
         fake_server.fail_for("/batch", 3.0, status=503)
         client.capture("someone", "first")
@@ -244,7 +258,9 @@ def test_a_413_on_merged_chunks_splits_them_and_loses_nothing(fake_server: FakeP
 @pytest.mark.usefixtures("quick_retries")
 def test_connection_resets_are_retried_and_the_threads_live_on(fake_server: FakePostHog) -> None:
     fake_server.drop_next("/batch", times=3)
-    client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=1)
+    client = posthog.Client(
+        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=1, retry_buffer_age=1800
+    )
     try:
         sent = [client.capture("someone", f"e{i}")[1]["uuid"] for i in range(10)]  # type: ignore[index]
         assert client.flush(timeout=20) == 0
@@ -274,6 +290,7 @@ def test_a_full_retry_buffer_drops_the_oldest_events_first(
         flush_interval=0.01,
         flush_at=1,
         max_retries=0,
+        retry_buffer_age=1800,
         on_error=errors,
         retry_buffer_bytes=12_000,
     )
@@ -332,7 +349,12 @@ def test_events_older_than_the_retry_buffer_age_are_dropped_as_expired(fake_serv
 def test_a_4xx_after_an_outage_drops_the_held_events_as_rejected(fake_server: FakePostHog) -> None:
     errors = ErrorLog()
     client = posthog.Client(
-        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors
+        API_KEY,
+        host=fake_server.url,
+        flush_interval=0.05,
+        max_retries=0,
+        retry_buffer_age=1800,
+        on_error=errors,
     )
     try:
         fake_server.fail_next("/batch", times=3, status=503)
@@ -351,7 +373,12 @@ def test_shutdown_during_an_outage_keeps_its_deadline_and_reports_what_is_held(
 ) -> None:
     errors = ErrorLog()
     client = posthog.Client(
-        API_KEY, host=fake_server.url, flush_interval=0.05, max_retries=0, on_error=errors
+        API_KEY,
+        host=fake_server.url,
+        flush_interval=0.05,
+        max_retries=0,
+        retry_buffer_age=1800,
+        on_error=errors,
     )
     fake_server.fail_for("/batch", 30.0, status=503)
     for i in range(5):

@@ -267,3 +267,51 @@ def test_signatures_match_the_reference(ref_python: Path, tmp_path: Path) -> Non
     assert ours["facade"] == ref["facade"]
     for name, params in ref["client"].items():
         assert ours["client"][name][: len(params)] == params, name
+
+
+RETRY_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import posthog
+
+    calls = []
+    def on_error(error, batch):
+        calls.append({"type": type(error).__name__, "status": getattr(error, "status", None),
+                      "events": [m["event"] for m in batch]})
+
+    c = posthog.Posthog("phc_parity", host=sys.argv[1], max_retries=1, flush_at=5, on_error=on_error)
+    for i in range(5):
+        c.capture("user-1", f"e{i}")
+    flushed = c.flush()
+    c.shutdown()
+    print(json.dumps({"calls": calls, "flush": flushed}))
+    """
+)
+
+
+def test_an_explicit_max_retries_makes_as_many_attempts_and_one_report(
+    ref_python: Path, tmp_path: Path
+) -> None:
+    # max_retries=1 against a server that always answers 503: two attempts, then on_error once
+    # with the five events, on both sides (we report a DroppedEventError, an APIError subclass).
+    script = tmp_path / "retry_script.py"
+    script.write_text(RETRY_SCRIPT, encoding="utf-8")
+    seen = {}
+    for name, python in (("ours", Path(sys.executable)), ("ref", ref_python)):
+        with FakePostHog() as server:
+            server.fail_for("/batch", seconds=60, status=503)
+            out = json.loads(
+                _run(python, script, tmp_path, server.url, ours=name == "ours").strip().splitlines()[-1]
+            )
+            seen[name] = (out, [r.status for r in server.requests_to("/batch")])
+
+    (ours, our_statuses), (ref, ref_statuses) = seen["ours"], seen["ref"]
+    assert our_statuses == ref_statuses == [503, 503]
+    assert (
+        [c["events"] for c in ours["calls"]]
+        == [c["events"] for c in ref["calls"]]
+        == [[f"e{i}" for i in range(5)]]
+    )
+    assert ref["calls"][0]["type"] == "APIError" and ours["calls"][0]["type"] == "DroppedEventError"
+    assert ours["calls"][0]["status"] == ref["calls"][0]["status"] == 503
+    assert ref["flush"] is None and ours["flush"] == 0  # ours returns what is still pending

@@ -273,7 +273,7 @@ def test_an_outage_holds_events_until_the_server_is_back(
     fake_server.fail_for("/batch", 1.5, status=503)
 
     async def scenario() -> Any:
-        client = make_async(max_retries=1)
+        client = make_async(max_retries=1, retry_buffer_age=1800)
         for i in range(20):
             client.capture("u", "held", {"i": i})
         assert await client.flush(timeout=15) == 0
