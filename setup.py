@@ -44,6 +44,8 @@ setup(
         "langchain": ["langchain-core>=0.3"],
         "async": ["httpx>=0.23"],
         "redis": ["redis>=4.5"],
+        "zstd": ["zstandard>=0.23.0"],
+        "br": ["brotli>=1.0"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -62,6 +64,8 @@ setup(
             "fastapi>=0.100",
             "uvicorn>=0.23",
             "redis>=4.5",
+            "zstandard>=0.23",
+            "brotli>=1.0",
         ],
     },
     classifiers=[

@@ -11,8 +11,9 @@ Settings are read when the first call creates ``posthog.default_client``; ``disa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
+from ._capture_v1 import CaptureCompression, CaptureMode
 from ._client_events import warn_context
 from ._default_client import default as _proxy
 from ._dropped_events import DeliveryStats, DropReason
@@ -52,6 +53,8 @@ __all__ = [
     "APIError",
     "AsyncClient",
     "AsyncPosthog",
+    "CaptureCompression",
+    "CaptureMode",
     "Client",
     "DeliveryStats",
     "DropReason",
@@ -112,6 +115,10 @@ project_root: Optional[str] = DEFAULTS.project_root
 privacy_mode: bool = DEFAULTS.privacy_mode
 #: Ours (3.x had no module setting): set it to get 3.x's "N + 1 attempts, then report".
 max_retries: int = DEFAULTS.max_retries
+#: Ours (7.x names): "v1" sends events with capture v1 (``POSTHOG_CAPTURE_MODE`` when None).
+capture_mode: Union[CaptureMode, str, None] = DEFAULTS.capture_mode
+#: Capture v1's body compression (``POSTHOG_CAPTURE_COMPRESSION`` when None).
+capture_compression: Union[CaptureCompression, str, None] = DEFAULTS.capture_compression
 #: Share flag definitions across processes (``posthog.flag_cache``); not a 3.x setting.
 flag_definition_cache_provider: Any = None
 

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Final, Optional
 
-from ._async_sender import AsyncSender, encode_waiting
+from ._async_sender import AsyncSender, apost_events, encode_waiting
 from ._async_transport import AsyncTransport
 from ._delivery import OneShot
 from ._dispatcher import DEFAULT_FLUSH_TIMEOUT, EventDispatcher
@@ -180,27 +180,22 @@ class AsyncDispatcher(EventDispatcher):
         with self._lock:
             self._sync_queued += 1
         limit = self.timeout if timeout is None else max(0.0, timeout)
-        policy = OneShot(self, [msg], time.monotonic() + limit)
         array = ("[" + text + "]").encode("ascii")
+        policy = OneShot(self, [msg], time.monotonic() + limit, array=array)
         while True:
             try:
-                await self.atransport.post_batch(
-                    self.api_key,
-                    array,
-                    gzip=self.gzip,
-                    historical_migration=self.historical_migration,
-                    timeout=policy.timeout(),
-                )
+                answer = await apost_events(self, policy.array, policy.v1, policy.timeout())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 wait = policy.failed(exc)
                 if wait is None:
                     return False
-                await asyncio.sleep(wait)
-                continue
-            policy.succeeded()
-            return True
+            else:
+                wait = policy.succeeded(answer)
+                if wait is None:
+                    return policy.delivered > 0
+            await asyncio.sleep(wait)
 
     # --- without a loop -------------------------------------------------------------------
     def shutdown(self, timeout: Optional[float] = None, *, exiting: bool = False) -> int:

@@ -12,18 +12,18 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Optional
 
+from ._capture_v1 import V1Answer, V1Batch
 from ._delivery import HeadDelivery
 from ._dropped_events import DropReason
-from ._outbox import Chunk, join_arrays
+from ._outbox import join_arrays
 from .consumer import CHUNK_BYTES, CHUNK_EVENTS, encode_chunks, new_token, publish
 
 if TYPE_CHECKING:
     from ._async_dispatcher import AsyncDispatcher
 
-__all__ = ["AsyncSender", "encode_waiting"]
+__all__ = ["AsyncSender", "apost_events", "encode_waiting"]
 
 log = logging.getLogger("posthog")
 
@@ -194,29 +194,35 @@ class AsyncSender:
         policy = self.policy
         batch = policy.begin()
         while batch and not d.abandoned:
-            error = await self._post(batch)
-            if error is None:
-                policy.succeeded(batch)
-                return
-            wait = policy.failed(batch, error)
+            try:
+                answer = await apost_events(d, join_arrays(batch), policy.v1, d.request_timeout())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                wait = policy.failed(batch, exc)
+            else:
+                wait = policy.succeeded(batch, answer)
             if wait is None:
                 return
             if wait:
                 await self._wait(wait)
             batch = policy.next_batch()
 
-    async def _post(self, batch: Sequence[Chunk]) -> Optional[Exception]:
-        d = self.dispatcher
-        try:
-            await d.atransport.post_batch(
-                d.api_key,
-                join_arrays(batch),
-                gzip=d.gzip,
-                historical_migration=d.historical_migration,
-                timeout=d.request_timeout(),
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            return exc
+
+async def apost_events(
+    d: AsyncDispatcher, array: bytes, v1: Optional[V1Batch], timeout: float
+) -> Optional[V1Answer]:
+    """One attempt from the event loop: ``/batch/`` (v0), or capture v1 when ``v1`` is set."""
+    if v1 is None:
+        await d.atransport.post_batch(
+            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
+        )
         return None
+    return await d.atransport.post_v1(
+        d.api_key,
+        array,
+        v1,
+        compression=d.compression,
+        historical_migration=d.historical_migration,
+        timeout=timeout,
+    )

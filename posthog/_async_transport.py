@@ -8,13 +8,27 @@ server that accepts and never answers costs the caller at most the timeout.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gzip as _gzip
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Optional
 
+from ._capture_v1 import (
+    CAPTURE_V1_PATH,
+    CaptureCompression,
+    CaptureV1Error,
+    V1Answer,
+    V1Batch,
+    compress,
+    read_answer,
+    v1_body,
+    v1_error,
+    v1_headers,
+)
 from ._protocol import (
     BATCH_PATH,
     FLAGS_PATH,
@@ -31,7 +45,7 @@ from ._protocol import (
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["AsyncTransport", "require_httpx"]
+__all__ = ["AsyncTransport", "prepare_tls", "require_httpx"]
 
 #: Bodies larger than this are compressed on a worker thread rather than on the event loop.
 _GZIP_INLINE_BYTES: Final = 256 * 1024
@@ -45,6 +59,38 @@ def require_httpx() -> None:
         raise ImportError(
             "AsyncPosthog needs httpx, which the 'async' extra installs: pip install 'posthog[async]'"
         ) from exc
+
+
+_tls_lock = threading.Lock()
+_tls: Optional[concurrent.futures.Future[Any]] = None
+_tls_pid = 0
+
+
+def prepare_tls() -> concurrent.futures.Future[Any]:
+    """The process's TLS context for httpx, built once on a short-lived thread.
+
+    Building it (the CA bundle) and importing httpx's transport stack take tens of milliseconds:
+    done on the event loop by the first request, they stalled every other coroutine.
+    """
+    global _tls, _tls_pid
+    with _tls_lock:
+        if _tls is None or _tls_pid != os.getpid():
+            _tls, _tls_pid = concurrent.futures.Future(), os.getpid()
+            threading.Thread(target=_build_tls, args=(_tls,), name="posthog.preload", daemon=True).start()
+        return _tls
+
+
+def _build_tls(done: concurrent.futures.Future[Any]) -> None:
+    context: Any = None
+    try:
+        import httpx
+
+        make = getattr(httpx, "create_ssl_context", None)  # httpx >= 0.28
+        context = make() if make is not None else None
+        httpx.AsyncHTTPTransport(verify=True if context is None else context)  # imports the stack
+    except Exception:  # the first request builds its own, as httpx would
+        context = None
+    done.set_result(context)
 
 
 async def _bounded(coro: Any, timeout: float) -> Any:
@@ -73,6 +119,12 @@ async def _bounded(coro: Any, timeout: float) -> Any:
     raise TimeoutError(f"no answer within {timeout:.2f}s")
 
 
+def _v1_request(
+    array: bytes, batch: V1Batch, historical_migration: bool, compression: CaptureCompression
+) -> tuple[bytes, Optional[str]]:
+    return compress(v1_body(array, batch, historical_migration), compression)
+
+
 class AsyncTransport:
     """One async client's HTTP: an ``httpx.AsyncClient`` per running event loop, per process."""
 
@@ -84,7 +136,7 @@ class AsyncTransport:
         )
         self._pid = os.getpid()
 
-    def _client(self) -> httpx.AsyncClient:
+    async def _client(self) -> httpx.AsyncClient:
         import httpx
 
         if self._pid != os.getpid():  # a forked child never reuses its parent's connections
@@ -93,8 +145,16 @@ class AsyncTransport:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
-            client = httpx.AsyncClient(headers={"User-Agent": USER_AGENT}, timeout=self.timeout)
-            self._clients[loop] = client
+            tls = prepare_tls()
+            context = tls.result() if tls.done() else await asyncio.wrap_future(tls)
+            client = self._clients.get(loop)  # another coroutine may have made it meanwhile
+            if client is None or client.is_closed:
+                client = httpx.AsyncClient(
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=self.timeout,
+                    verify=True if context is None else context,
+                )
+                self._clients[loop] = client
         return client
 
     async def aclose(self) -> None:
@@ -104,13 +164,20 @@ class AsyncTransport:
         if client is not None and self._pid == os.getpid():
             await client.aclose()
 
-    async def _send(self, method: str, path: str, timeout: Optional[float], **kwargs: Any) -> httpx.Response:
-        """One request; answers other than 200 (and 304 to a GET) raise :class:`APIError`."""
+    async def _request(
+        self, method: str, path: str, timeout: Optional[float], **kwargs: Any
+    ) -> httpx.Response:
+        """One request, whatever the answer."""
         limit = self.timeout if timeout is None else timeout
-        client = self._client()
+        client = await self._client()
         response: httpx.Response = await _bounded(
             client.request(method, self.host + path, timeout=limit, **kwargs), limit
         )
+        return response
+
+    async def _send(self, method: str, path: str, timeout: Optional[float], **kwargs: Any) -> httpx.Response:
+        """One request; answers other than 200 (and 304 to a GET) raise :class:`APIError`."""
+        response = await self._request(method, path, timeout, **kwargs)
         if response.status_code != 200 and not (method == "GET" and response.status_code == 304):
             raise api_error(
                 response.status_code,
@@ -147,6 +214,40 @@ class AsyncTransport:
         await self.post(
             BATCH_PATH, batch_body(api_key, array, historical_migration), gzip=gzip, timeout=timeout
         )
+
+    async def post_v1(
+        self,
+        api_key: str,
+        array: bytes,
+        batch: V1Batch,
+        *,
+        compression: CaptureCompression = CaptureCompression.NONE,
+        historical_migration: bool = False,
+        timeout: Optional[float] = None,
+    ) -> V1Answer:
+        """POST queued messages (a JSON array) to capture v1 as one attempt of ``batch``.
+
+        Returns the per-event answer of a 2xx; raises :class:`CaptureV1Error` otherwise. A large
+        body is built and compressed on a worker thread, not on the event loop.
+        """
+        if len(array) > _GZIP_INLINE_BYTES:
+            loop = asyncio.get_running_loop()
+            body, encoding = await loop.run_in_executor(
+                None, _v1_request, array, batch, historical_migration, compression
+            )
+        else:
+            body, encoding = _v1_request(array, batch, historical_migration, compression)
+        batch.attempts += 1
+        headers = v1_headers(api_key, batch, encoding)
+        response = await self._request("POST", CAPTURE_V1_PATH, timeout, content=body, headers=headers)
+        status = response.status_code
+        retry_after = response.headers.get("Retry-After")
+        if 200 <= status < 300:
+            answer = read_answer(status, response.content, retry_after, batch)
+            if isinstance(answer, CaptureV1Error):
+                raise answer
+            return answer
+        raise v1_error(status, response.text, retry_after, batch)
 
     async def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _logging
+from ._capture_v1 import CaptureCompression, CaptureMode, resolve_capture_mode, resolve_compression
 from ._client_events import EventMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
@@ -103,6 +104,8 @@ class ClientBase(EventMethods):
         retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
         retry_buffer_age: Optional[float] = None,
         flag_definition_cache_provider: Optional[FlagDefinitionCacheProvider] = None,
+        capture_mode: Union[CaptureMode, str, None] = None,
+        capture_compression: Union[CaptureCompression, str, None] = None,
     ) -> None:
         key = project_api_key or api_key
         require_str("api_key", key)
@@ -137,6 +140,10 @@ class ClientBase(EventMethods):
                 project_root = None
         self.project_root = project_root
 
+        #: the ingestion protocol: CaptureMode.V0 (/batch/, the 3.x wire) or V1 (capture v1)
+        self.capture_mode = resolve_capture_mode(capture_mode)
+        #: capture v1's body compression (gzip=True means gzip unless this says otherwise)
+        self.capture_compression = resolve_compression(capture_compression, bool(gzip))
         if retry_buffer_age is None:
             # An explicit max_retries is the 3.x contract: N + 1 attempts, then the events are
             # reported. Without it, events are held through an outage (the retry buffer).
@@ -161,6 +168,8 @@ class ClientBase(EventMethods):
             max_queue_bytes=max_queue_bytes,
             retry_buffer_bytes=retry_buffer_bytes,
             retry_buffer_age=retry_buffer_age,
+            capture_mode=self.capture_mode,
+            compression=self.capture_compression,
         )
         self._flags = self._make_flags(
             definitions=flag_definitions,

@@ -12,21 +12,25 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Optional
 
+from ._capture_v1 import CaptureMode, V1Answer, V1Batch, event_uuid, v1_retryable
 from ._dropped_events import DropReason
 from ._outbox import Chunk, count_events
-from ._retry import delay_for, is_retryable, retry_delays
+from ._retry import MAX_RETRY_AFTER_SECONDS, is_retryable, retry_delays, v1_delays
 from ._serialize import encode_array
+from .capture_v1 import CaptureV1Error
 from .consumer import BATCH_SIZE_LIMIT, BODY_OVERHEAD, new_token
 from .exceptions import APIError
 
 if TYPE_CHECKING:
     from ._dispatcher import EventDispatcher
 
-__all__ = ["BODY_LIMIT", "HeadDelivery", "OneShot"]
+__all__ = ["BODY_LIMIT", "HeadDelivery", "OneShot", "report_v1_drops"]
 
 log = logging.getLogger("posthog")
 
 BODY_LIMIT: Final = BATCH_SIZE_LIMIT - BODY_OVERHEAD
+#: Capture v1 honours a Retry-After up to this many seconds (7.x's rule).
+V1_MAX_RETRY_AFTER: Final = 30.0
 
 
 class HeadDelivery:
@@ -43,11 +47,14 @@ class HeadDelivery:
         self._limit = BODY_LIMIT
         self._delays: Optional[Iterator[float]] = None
         self._attempt = 0
+        #: capture v1: the identity of the batch being sent (request id, created_at, attempts)
+        self.v1: Optional[V1Batch] = None
 
     def begin(self) -> list[Chunk]:
         """Start on the head of the outbox: the first batch to send (empty when nothing waits)."""
         self._attempt = 0
         self._delays = None
+        self.v1 = V1Batch() if self.dispatcher.capture_mode is CaptureMode.V1 else None
         return self.next_batch()
 
     def next_batch(self) -> list[Chunk]:
@@ -60,18 +67,60 @@ class HeadDelivery:
                 d.drop_chunks(DropReason.EXPIRED, old, detail=f"older than {d.retry_buffer_age:g}s")
         return d.outbox.take(0 if self._attempt else self._limit)
 
-    def succeeded(self, batch: Sequence[Chunk]) -> None:
-        """The server accepted ``batch``."""
+    def succeeded(self, batch: Sequence[Chunk], answer: Optional[V1Answer] = None) -> Optional[float]:
+        """The server answered 2xx for ``batch``: None when it is settled, else seconds to wait
+        before re-sending the events capture v1 asked to retry (they replace the batch)."""
+        d = self.dispatcher
+        if self.outage:
+            self.outage = False
+            log.info("PostHog accepts events again; held events are being delivered")
+        self._limit = BODY_LIMIT
+        total = count_events(batch)
+        if answer is None or self.v1 is None or not (answer.retry or answer.drops):
+            self._settle(batch, total)
+            return None
+        assert self.v1 is not None
+        retry, dropped = sort_answer(self.v1, [m for c in batch for m in c.messages()], answer)
+        if not retry:
+            self._settle(batch, total - dropped)
+            return None
+        d.record_sent(total - len(retry) - dropped)
+        wait = self._next_wait(answer.retry_after)
+        if (self._attempt > d.max_retries and not d.retry_buffer_age) or not d.can_wait(wait):
+            exhausted = self._attempt > d.max_retries
+            self._settle(batch, 0)
+            reason = DropReason.RETRIES_EXHAUSTED if exhausted else DropReason.EXIT_DEADLINE
+            d.drops.record(reason, retry, cause=self._v1_error(retry))
+            return None
+        # Only the events to retry go again, alone, under the same request id.
+        token = new_token()
+        d.queue.hold_like(token, batch[0].token)
+        d.outbox.requeue_front([Chunk(encode_array(retry), len(retry), token, batch[0].created)])
+        for chunk in batch:
+            d.queue.release(chunk.token)
+        return wait
+
+    def _settle(self, batch: Sequence[Chunk], sent: int) -> None:
+        """``batch`` leaves the outbox: ``sent`` events are counted, capture v1's drops reported."""
         d = self.dispatcher
         d.outbox.done(batch)
         release = d.queue.release
         for chunk in batch:
             release(chunk.token)
-        d.record_sent(count_events(batch))
-        self._limit = BODY_LIMIT
-        if self.outage:
-            self.outage = False
-            log.info("PostHog accepts events again; held events are being delivered")
+        if sent:
+            d.record_sent(sent)
+        self._flush_v1_drops()
+
+    def _next_wait(self, retry_after: Optional[float]) -> float:
+        """Count an attempt and return the wait before the next: backoff, or Retry-After if longer."""
+        self._attempt += 1
+        if self._delays is None:
+            self._delays = v1_delays() if self.v1 is not None else retry_delays()
+        return next_wait(next(self._delays), retry_after, self.v1 is not None)
+
+    def _v1_error(self, pending: Sequence[dict[str, Any]]) -> CaptureV1Error:
+        assert self.v1 is not None
+        return pending_error(self.v1, pending)
 
     def failed(self, batch: Sequence[Chunk], error: Exception) -> Optional[float]:
         """Decide after a failed attempt: seconds to wait before retrying, 0 to go on at once
@@ -80,15 +129,15 @@ class HeadDelivery:
         if isinstance(error, APIError) and error.status == 413:
             self._split(batch, error)
             self._attempt = 0
+            if self.v1 is not None:  # smaller batches are new batches: new request ids
+                self._flush_v1_drops()
+                self.v1 = V1Batch()
             return 0.0
-        if not is_retryable(error):
+        if not (v1_retryable(error) if self.v1 is not None else is_retryable(error)):
             reason = DropReason.REJECTED if isinstance(error, APIError) else DropReason.RETRIES_EXHAUSTED
             self.drop(batch, reason, error)
             return None
-        self._attempt += 1
-        if self._delays is None:
-            self._delays = retry_delays()
-        wait = delay_for(error, next(self._delays))
+        wait = self._next_wait(getattr(error, "retry_after", None))
         if self._attempt > d.max_retries:
             if not d.retry_buffer_age:
                 self.drop(batch, DropReason.RETRIES_EXHAUSTED, error)
@@ -136,20 +185,93 @@ class HeadDelivery:
         d = self.dispatcher
         d.outbox.done(batch)
         d.drop_chunks(reason, batch, cause=error, detail=detail)
+        self._flush_v1_drops()
+
+    def _flush_v1_drops(self) -> None:
+        v1 = self.v1
+        if v1 is not None and v1.dropped:
+            report_v1_drops(self.dispatcher, v1)
+
+
+def next_wait(planned: float, retry_after: Optional[float], v1: bool) -> float:
+    """The planned backoff, or the server's Retry-After when longer (capped)."""
+    if retry_after is None or retry_after <= planned:
+        return planned
+    return min(retry_after, V1_MAX_RETRY_AFTER if v1 else MAX_RETRY_AFTER_SECONDS)
+
+
+def sort_answer(
+    v1: V1Batch, messages: Sequence[dict[str, Any]], answer: V1Answer
+) -> tuple[list[dict[str, Any]], int]:
+    """Apply a capture v1 answer to ``messages``: the dropped ones are kept on ``v1`` for the
+    report; return those to send again (in order) and how many this answer dropped."""
+    v1.status = answer.status
+    retry_ids = set(answer.retry)
+    drop_ids = {u for u, _ in answer.drops}
+    v1.drops.extend(answer.drops)
+    retry: list[dict[str, Any]] = []
+    dropped = 0
+    for message in messages:
+        key = event_uuid(message)
+        if key in drop_ids:
+            v1.dropped.append(message)
+            dropped += 1
+        elif key in retry_ids:
+            retry.append(message)
+    return retry, dropped
+
+
+def pending_error(v1: V1Batch, pending: Sequence[dict[str, Any]]) -> CaptureV1Error:
+    """The error reported with events still ``retry`` after the last attempt."""
+    return CaptureV1Error(
+        v1.status,
+        f"{len(pending)} event(s) still pending retry after {v1.attempts} attempt(s)",
+        request_id=v1.request_id,
+        attempts=v1.attempts,
+        drops=v1.drops,
+        retry_exhausted=[event_uuid(m) for m in pending],
+    )
+
+
+def report_v1_drops(d: EventDispatcher, v1: V1Batch) -> None:
+    """Report, once per batch, the events capture v1 answered ``drop`` (``rejected``)."""
+    dropped, v1.dropped = v1.dropped, []
+    error = CaptureV1Error(
+        v1.status,
+        f"{len(dropped)} event(s) dropped by the server",
+        request_id=v1.request_id,
+        attempts=v1.attempts,
+        drops=v1.drops,
+    )
+    detail = ", ".join(sorted({details or "no details" for _, details in v1.drops}))
+    d.drops.record(DropReason.REJECTED, dropped, cause=error, detail=detail)
 
 
 class OneShot:
     """The policy for messages sent straight away (sync mode, ``capture_immediate``): retried with
-    backoff up to ``max_retries`` within an optional deadline, then reported dropped (no buffer)."""
+    backoff up to ``max_retries`` within an optional deadline, then reported dropped (no buffer).
+
+    ``array`` is what to send next: capture v1 may narrow it to the events it asked to retry.
+    """
 
     def __init__(
-        self, dispatcher: EventDispatcher, messages: list[dict[str, Any]], deadline: Optional[float] = None
+        self,
+        dispatcher: EventDispatcher,
+        messages: list[dict[str, Any]],
+        deadline: Optional[float] = None,
+        array: Optional[bytes] = None,
     ):
         self.dispatcher = dispatcher
         self.messages = messages
+        self.array = encode_array(messages) if array is None else array
         self.deadline = deadline
         self._attempt = 0
         self._delays: Optional[Iterator[float]] = None
+        self._fits = True
+        #: how many of the messages the server accepted so far
+        self.delivered = 0
+        #: capture v1: the identity of these messages' requests
+        self.v1 = V1Batch() if dispatcher.capture_mode is CaptureMode.V1 else None
 
     def timeout(self) -> float:
         """The timeout for the next attempt (shortened to fit the deadlines)."""
@@ -158,28 +280,60 @@ class OneShot:
             timeout = min(timeout, max(0.05, self.deadline - time.monotonic()))
         return timeout
 
-    def succeeded(self) -> None:
-        """The server accepted the messages."""
-        self.dispatcher.record_sent(len(self.messages))
+    def succeeded(self, answer: Optional[V1Answer] = None) -> Optional[float]:
+        """The server answered 2xx: None when settled, else the wait before re-sending the events
+        capture v1 asked to retry (``array`` then holds only them)."""
+        d = self.dispatcher
+        v1 = self.v1
+        if answer is None or v1 is None or not (answer.retry or answer.drops):
+            d.record_sent(len(self.messages))
+            self.delivered += len(self.messages)
+            return None
+        retry, dropped = sort_answer(v1, self.messages, answer)
+        d.record_sent(len(self.messages) - len(retry) - dropped)
+        self.delivered += len(self.messages) - len(retry) - dropped
+        if not retry:
+            report_v1_drops(d, v1)
+            return None
+        wait = self._wait(answer.retry_after)
+        if wait is None:
+            report_v1_drops(d, v1)
+            d.drops.record(self._final_reason(), retry, cause=pending_error(v1, retry))
+            return None
+        self.messages = retry
+        self.array = encode_array(retry)
+        return wait
 
     def failed(self, error: Exception) -> Optional[float]:
         """Seconds to wait before the next attempt, or None once the messages are reported dropped."""
         d = self.dispatcher
+        v1 = self.v1
         if isinstance(error, APIError) and error.status == 413:
-            d.drops.record(DropReason.TOO_LARGE, self.messages, cause=error)
-            return None
-        if not is_retryable(error):
+            reason = DropReason.TOO_LARGE
+        elif not (v1_retryable(error) if v1 is not None else is_retryable(error)):
             reason = DropReason.REJECTED if isinstance(error, APIError) else DropReason.RETRIES_EXHAUSTED
-            d.drops.record(reason, self.messages, cause=error)
-            return None
+        else:
+            wait = self._wait(getattr(error, "retry_after", None))
+            if wait is not None:
+                log.debug("upload failed (%s); retry %d in %.2fs", error, self._attempt, wait)
+                return wait
+            reason = self._final_reason()
+        if v1 is not None:
+            report_v1_drops(d, v1)
+        d.drops.record(reason, self.messages, cause=error)
+        return None
+
+    def _wait(self, retry_after: Optional[float]) -> Optional[float]:
+        """Count an attempt: the wait before the next, or None when none is left or fits."""
+        d = self.dispatcher
         self._attempt += 1
         if self._delays is None:
-            self._delays = retry_delays()
-        wait = delay_for(error, next(self._delays))
-        fits = d.can_wait(wait) and (self.deadline is None or time.monotonic() + wait < self.deadline)
-        if self._attempt > d.max_retries or not fits:
-            reason = DropReason.RETRIES_EXHAUSTED if fits else DropReason.EXIT_DEADLINE
-            d.drops.record(reason, self.messages, cause=error)
+            self._delays = v1_delays() if self.v1 is not None else retry_delays()
+        wait = next_wait(next(self._delays), retry_after, self.v1 is not None)
+        self._fits = d.can_wait(wait) and (self.deadline is None or time.monotonic() + wait < self.deadline)
+        if self._attempt > d.max_retries or not self._fits:
             return None
-        log.debug("upload failed (%s); retry %d in %.2fs", error, self._attempt, wait)
         return wait
+
+    def _final_reason(self) -> DropReason:
+        return DropReason.RETRIES_EXHAUSTED if self._fits else DropReason.EXIT_DEADLINE

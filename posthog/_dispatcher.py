@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Optional
 
 from . import _exit
+from ._capture_v1 import CaptureCompression, CaptureMode
 from ._dropped_events import DeliveryStats, DropReason, DropRecorder
 from ._fork import on_fork_in_child
 from ._outbox import (
@@ -92,8 +93,13 @@ class EventDispatcher:
         max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES,
         retry_buffer_bytes: int = DEFAULT_RETRY_BUFFER_BYTES,
         retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
+        capture_mode: CaptureMode = CaptureMode.V0,
+        compression: CaptureCompression = CaptureCompression.NONE,
     ) -> None:
         self.api_key = api_key
+        #: the ingestion protocol (v0: /batch/; v1: capture v1) and v1's body compression
+        self.capture_mode = capture_mode
+        self.compression = compression
         self.transport = transport
         self.drops = drops
         self.flush_at = max(1, int(flush_at))

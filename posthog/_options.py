@@ -48,6 +48,9 @@ class ClientOptions:
     exception_autocapture_integrations: Any = None
     project_root: Optional[str] = None
     privacy_mode: bool = False
+    # Ours, keyword-only on Client (7.x names): the ingestion protocol and v1's compression.
+    capture_mode: Any = None
+    capture_compression: Any = None
 
 
 DEFAULTS: Final = ClientOptions()

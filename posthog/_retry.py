@@ -8,7 +8,14 @@ from typing import Final, Optional
 
 from .exceptions import APIError
 
-__all__ = ["MAX_RETRY_AFTER_SECONDS", "delay_for", "is_network_error", "is_retryable", "retry_delays"]
+__all__ = [
+    "MAX_RETRY_AFTER_SECONDS",
+    "delay_for",
+    "is_network_error",
+    "is_retryable",
+    "retry_delays",
+    "v1_delays",
+]
 
 #: The first wait is never shorter than this: an immediate retry only hits the same trouble.
 MIN_DELAY_SECONDS: Final = 0.1
@@ -48,6 +55,14 @@ def retry_delays() -> Iterator[float]:
         if ceiling is None:  # backoff's generators may start with a priming None
             continue
         yield max(MIN_DELAY_SECONDS, backoff.full_jitter(ceiling))
+
+
+def v1_delays() -> Iterator[float]:
+    """Capture v1's waits: 1, 2, 4 ... seconds, at most 30, no jitter (capture-v1.md §7)."""
+    wait = 1.0
+    while True:
+        yield wait
+        wait = min(wait * 2, MAX_DELAY_SECONDS)
 
 
 def delay_for(exc: BaseException, planned: float) -> float:

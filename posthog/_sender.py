@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Optional
 
+from ._capture_v1 import V1Answer, V1Batch
 from ._delivery import HeadDelivery, OneShot
 from ._dropped_events import DropReason
-from ._outbox import Chunk, join_arrays
+from ._outbox import join_arrays
 from ._worker import Worker
 
 if TYPE_CHECKING:
     from ._dispatcher import EventDispatcher
 
-__all__ = ["Sender", "deliver_now"]
+__all__ = ["Sender", "deliver_now", "post_events"]
 
 log = logging.getLogger("posthog")
 
@@ -92,11 +92,12 @@ class Sender(Worker):
         policy = self.policy
         batch = policy.begin()
         while batch and not d.abandoned:
-            error = self._post(batch)
-            if error is None:
-                policy.succeeded(batch)
-                return
-            wait = policy.failed(batch, error)
+            try:
+                answer = post_events(d, join_arrays(batch), policy.v1, d.request_timeout())
+            except Exception as exc:
+                wait = policy.failed(batch, exc)
+            else:
+                wait = policy.succeeded(batch, answer)
             if wait is None:
                 return
             if wait:
@@ -104,39 +105,39 @@ class Sender(Worker):
                 self._nudge.wait(wait)
             batch = policy.next_batch()
 
-    def _post(self, batch: Sequence[Chunk]) -> Optional[Exception]:
-        d = self.dispatcher
-        try:
-            d.transport.post_batch(
-                d.api_key,
-                join_arrays(batch),
-                gzip=d.gzip,
-                historical_migration=d.historical_migration,
-                timeout=d.request_timeout(),
-            )
-        except Exception as exc:
-            return exc
+
+def post_events(
+    d: EventDispatcher, array: bytes, v1: Optional[V1Batch], timeout: float
+) -> Optional[V1Answer]:
+    """One attempt: ``/batch/`` (v0), or capture v1 when ``v1`` is the batch's identity."""
+    if v1 is None:
+        d.transport.post_batch(
+            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
+        )
         return None
+    return d.transport.post_v1(
+        d.api_key,
+        array,
+        v1,
+        compression=d.compression,
+        historical_migration=d.historical_migration,
+        timeout=timeout,
+    )
 
 
 def deliver_now(d: EventDispatcher, array: bytes, messages: list[dict[str, Any]]) -> Optional[Exception]:
     """Sync mode: POST one encoded batch with the retry policy (no retry buffer); return the final error."""
-    policy = OneShot(d, messages)
+    policy = OneShot(d, messages, array=array)
     while True:
         try:
-            d.transport.post_batch(
-                d.api_key,
-                array,
-                gzip=d.gzip,
-                historical_migration=d.historical_migration,
-                timeout=policy.timeout(),
-            )
+            answer = post_events(d, policy.array, policy.v1, policy.timeout())
         except Exception as exc:
             wait = policy.failed(exc)
             if wait is None:
                 return exc
-            if not d.sleep(wait):
+        else:
+            wait = policy.succeeded(answer)
+            if wait is None:
                 return None
-            continue
-        policy.succeeded()
-        return None
+        if not d.sleep(wait):
+            return None

@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ._async_client_flags import AsyncFlagMethods
 from ._async_dispatcher import AsyncDispatcher
-from ._async_transport import AsyncTransport, require_httpx
+from ._async_transport import AsyncTransport, prepare_tls, require_httpx
 from ._client_base import ClientBase, weak_capture
 from ._client_events import EventResult, check_capture, warn_context
 from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
@@ -66,7 +66,8 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         )
 
     def _warm_up(self) -> None:
-        """Nothing to prepare: httpx is imported, and no thread is started."""
+        """Build the TLS context off the event loop, once per process, before the first request."""
+        prepare_tls()
 
     # --- events ----------------------------------------------------------------------------
     def capture(

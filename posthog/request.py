@@ -16,6 +16,18 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Optional
 from urllib.parse import quote
 
+from ._capture_v1 import (
+    CAPTURE_V1_PATH,
+    CaptureCompression,
+    CaptureV1Error,
+    V1Answer,
+    V1Batch,
+    compress,
+    read_answer,
+    v1_body,
+    v1_error,
+    v1_headers,
+)
 from ._protocol import (
     FLAGS_PATH,
     USER_AGENT,
@@ -150,6 +162,15 @@ class Transport:
         if gzip:
             headers["Content-Encoding"] = "gzip"
             body = _gzip.compress(body, compresslevel=1)  # fast: this runs on the consumer thread
+        response = self._send(path, body, headers, timeout)
+        if response.status_code != 200:
+            raise _error_for(response)
+        return response
+
+    def _send(
+        self, path: str, body: bytes, headers: Mapping[str, str], timeout: Optional[float]
+    ) -> requests.Response:
+        """POST ``body`` as is, whatever the answer."""
         session = self.session
         import requests
 
@@ -157,7 +178,7 @@ class Transport:
         # hooks or per-request environment lookups), which halves requests' own CPU cost per
         # batch. Exceptions are still requests' exceptions.
         prepared = requests.PreparedRequest()
-        prepared.prepare(method="POST", url=self.host + path, headers=headers, data=body)
+        prepared.prepare(method="POST", url=self.host + path, headers=dict(headers), data=body)
         response = session.get_adapter(prepared.url or "").send(
             prepared,
             timeout=self.timeout if timeout is None else timeout,
@@ -166,8 +187,6 @@ class Transport:
             cert=session.cert,
         )
         response.content  # noqa: B018 - read the body so the connection is reused
-        if response.status_code != 200:
-            raise _error_for(response)
         return response
 
     def get(
@@ -203,6 +222,32 @@ class Transport:
         """POST an already-encoded JSON array of messages to ``/batch/`` in the 3.x body shape."""
         body = batch_body(api_key, array, historical_migration)
         return self.post("/batch/", body, gzip=gzip, timeout=timeout)
+
+    def post_v1(
+        self,
+        api_key: str,
+        array: bytes,
+        batch: V1Batch,
+        *,
+        compression: CaptureCompression = CaptureCompression.NONE,
+        historical_migration: bool = False,
+        timeout: Optional[float] = None,
+    ) -> V1Answer:
+        """POST queued messages (a JSON array) to capture v1 as one attempt of ``batch``.
+
+        Returns the per-event answer of a 2xx; raises :class:`CaptureV1Error` otherwise.
+        """
+        body, encoding = compress(v1_body(array, batch, historical_migration), compression)
+        batch.attempts += 1
+        response = self._send(CAPTURE_V1_PATH, body, v1_headers(api_key, batch, encoding), timeout)
+        status = response.status_code
+        retry_after = response.headers.get("Retry-After")
+        if 200 <= status < 300:
+            answer = read_answer(status, response.content, retry_after, batch)
+            if isinstance(answer, CaptureV1Error):
+                raise answer
+            return answer
+        raise v1_error(status, response.text, retry_after, batch)
 
     def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""

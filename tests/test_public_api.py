@@ -165,6 +165,8 @@ EXPECTED_ALL = {
     "APIError",
     "AsyncClient",
     "AsyncPosthog",
+    "CaptureCompression",
+    "CaptureMode",
     "Client",
     "DeliveryStats",
     "DropReason",

@@ -10,6 +10,16 @@ from posthog.testing.fake_server import (
     Headers,
     RecordedRequest,
     SilentServer,
+    V1Answer,
 )
 
-__all__ = ["FakePostHog", "Fault", "FaultKind", "FaultPlan", "Headers", "RecordedRequest", "SilentServer"]
+__all__ = [
+    "FakePostHog",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "Headers",
+    "RecordedRequest",
+    "SilentServer",
+    "V1Answer",
+]

@@ -14,14 +14,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from ._capture_v1 import accepted_events
 from ._records import (
     CONTROL_PREFIX,
     HOST,
     Headers,
     RecordedRequest,
+    V1Outcome,
     _Reply,
 )
-from .scenarios import FaultKind, path_matches
+from ._v1_checks import V1_ROUTE, decompress
+from .scenarios import FaultKind
 
 if TYPE_CHECKING:
     from .server import FakePostHog
@@ -127,15 +130,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(_Reply(400, {"detail": "unreadable body"}))
             return
-        body, parsed, bad_json = self._decode(raw, headers)
+        body, parsed, bad_json = self._decode(raw, headers, path)
 
         if path.startswith(CONTROL_PREFIX):
             self._send(self._guarded(lambda: fake._control(self.command, path, query, parsed)))
             return
 
-        def record(status: int | None, events: int = -1) -> None:
+        def record(
+            status: int | None, events: int = -1, v1_results: tuple[V1Outcome, ...] | None = None
+        ) -> None:
             fake._record(
-                RecordedRequest(self.command, path, query, headers, raw, body, parsed, arrived, status),
+                RecordedRequest(
+                    self.command, path, query, headers, raw, body, parsed, arrived, status, v1_results
+                ),
                 events,
             )
 
@@ -155,20 +162,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         elif fault is not None and fault.kind is FaultKind.FAIL:
-            extra = {}
-            retry_after = fault.retry_after_header()
-            if retry_after is not None:
-                extra["Retry-After"] = retry_after
-            payload = {"detail": f"fake failure {fault.status}"} if fault.body is None else fault.body
-            if isinstance(payload, str):
-                payload = payload.encode("utf-8")  # a str body is sent as plain text, not JSON
+            reply = self._guarded(lambda: fake._fault_reply(path, headers, fault))
             record(fault.status)
-            self._send(_Reply(fault.status, payload, extra))
+            self._send(reply)
             return
 
         reply = self._guarded(lambda: fake._route(self.command, path, headers, parsed, bad_json))
-        events = len(parsed["batch"]) if reply.status == 200 and path_matches("/batch", path) else -1
-        record(reply.status, events)
+        record(reply.status, accepted_events(path, reply.status, parsed, reply.v1_results), reply.v1_results)
         self._send(reply)
 
     def _guarded(self, answer: Callable[[], _Reply]) -> _Reply:
@@ -195,17 +195,19 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     @staticmethod
-    def _decode(raw: bytes, headers: Headers) -> tuple[bytes, Any, bool]:
+    def _decode(raw: bytes, headers: Headers, path: str) -> tuple[bytes, Any, bool]:
         """Return (decoded body, parsed JSON or None, whether decoding failed)."""
         encoding = headers.get("Content-Encoding", "").strip().lower()
         try:
-            if encoding == "gzip":
+            if path.rstrip("/") == V1_ROUTE:  # zstd and br too; an unknown encoding is a failure
+                body = decompress(raw, encoding)
+            elif encoding == "gzip":
                 body = gzip.decompress(raw)
             elif encoding == "deflate":
                 body = zlib.decompress(raw)
             else:
                 body = raw
-        except (OSError, EOFError, zlib.error):
+        except (OSError, EOFError, ValueError, zlib.error):
             return raw, None, True
         if not body.strip():
             return body, None, False

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Final, Union
+from typing import Any, Callable, Final, Optional, Union
 
 from .scenarios import JOIN_DEADLINE
 
@@ -15,6 +15,7 @@ __all__ = ["CONTROL_PREFIX", "HOST", "FlagValue", "FlagsHandler", "Headers", "Re
 
 FlagValue = Union[bool, str]
 FlagsHandler = Callable[[dict[str, Any]], "tuple[int, Any]"]
+V1Outcome = tuple[str, Optional[str], Optional[str]]  # (uuid, result or None if left out, details)
 
 HOST: Final = "127.0.0.1"
 CONTROL_PREFIX: Final = "/_fake/"
@@ -70,6 +71,7 @@ class RecordedRequest:
     json: Any  # parsed body, or None
     time: float  # time.monotonic() at arrival
     status: int | None = None
+    v1_results: tuple[V1Outcome, ...] | None = None  # capture v1: what the fake answered, per event
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Case-insensitive header lookup."""
@@ -91,6 +93,7 @@ class RecordedRequest:
             "json": self.json,
             "time": self.time,
             "status": self.status,
+            **({} if self.v1_results is None else {"v1_results": [list(o) for o in self.v1_results]}),
         }
 
 
@@ -122,6 +125,7 @@ class _Reply:
     status: int
     payload: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    v1_results: tuple[V1Outcome, ...] | None = None
 
 
 def _encode_payload(value: Any) -> str:

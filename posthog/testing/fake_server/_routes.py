@@ -86,6 +86,17 @@ class Routes:
             return _Reply(400, {"detail": 'body must be an object with a "batch" list'})
         return _Reply(200, {"status": 1})
 
+    def _fault_reply(self, path: str, headers: Headers, fault: Fault) -> _Reply:
+        """The answer to a request that matched a FAIL fault."""
+        extra = {}
+        retry_after = fault.retry_after_header()
+        if retry_after is not None:
+            extra["Retry-After"] = retry_after
+        payload = {"detail": f"fake failure {fault.status}"} if fault.body is None else fault.body
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8")  # a str body is sent as plain text, not JSON
+        return _Reply(fault.status, payload, extra)
+
     def _check_personal_key(self, headers: Headers) -> _Reply | None:
         key = self.personal_api_key
         if key is None or headers.get("Authorization") == f"Bearer {key}":

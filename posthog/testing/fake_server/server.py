@@ -2,7 +2,8 @@
 
 Routes (trailing slash optional, query ignored for routing): ``POST /batch/``, ``POST /flags/`` and
 ``POST /decide/``, ``GET /api/feature_flag/local_evaluation/`` (ETag / 304),
-``GET /api/projects/<id>/feature_flags/<key>/remote_config/`` and the ``/_fake/*`` control endpoints
+``GET /api/projects/<id>/feature_flags/<key>/remote_config/``, capture v1 ``POST /i/v1/analytics/events``
+and the AI endpoint ``POST /i/v0/ai/batch/`` (see _capture_v1.py), and the ``/_fake/*`` control endpoints
 that let another process configure the server and read what it received:
 
 - ``GET /_fake/stats``, ``GET /_fake/wait?events=N&timeout=S``, ``GET /_fake/requests``,
@@ -10,7 +11,10 @@ that let another process configure the server and read what it received:
 - ``POST /_fake/reset``, ``POST /_fake/config``;
 - ``POST /_fake/fault`` (``{"kind", "path", "status", "body", "retry_after", "seconds", "times",
   "duration"}``; ``"times": null`` = until cleared, ``"duration"`` = for that many seconds) and
-  ``DELETE /_fake/fault`` (forget every fault and delay, keep the recordings).
+  ``DELETE /_fake/fault`` (forget every fault and delay, keep the recordings);
+- ``POST /_fake/v1/answers`` (``{"answers": [{"results", "retry_after", "status", "body"}]}``: queue v1
+  answers, results as a string or a list of strings, ``[result, details]`` pairs and nulls),
+  ``DELETE /_fake/v1/answers`` and ``GET /_fake/capture`` (v1 results log, violations, v1 and AI events).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from ._capture_v1 import CaptureRoutes
 from ._http import _HTTPServer
 from ._records import (
     _JOIN_DEADLINE,
@@ -31,11 +36,10 @@ from ._records import (
     _encode_payload,
     _RemoteFlags,
 )
-from ._routes import Routes
 from .scenarios import Fault, FaultKind, FaultPlan, RetryAfter, path_matches
 
 
-class FakePostHog(Routes):
+class FakePostHog(CaptureRoutes):
     """PostHog-compatible server on 127.0.0.1:<random port>, stopped by close() or after max_lifetime."""
 
     def __init__(
@@ -46,6 +50,7 @@ class FakePostHog(Routes):
         max_lifetime: float | None = 600.0,
         personal_api_key: str | None = None,
     ) -> None:
+        super().__init__()
         self.record = record
         self.personal_api_key = personal_api_key
         self.remote_flags_handler: FlagsHandler | None = None
@@ -279,11 +284,19 @@ class FakePostHog(Routes):
         return [r.json for r in self.requests if r.status == 200 and path_matches("/batch", r.path)]
 
     def events(self) -> list[dict[str, Any]]:
-        """Messages of all accepted batches, flattened in arrival order."""
-        return [message for batch in self.batches() for message in batch["batch"]]
+        """Delivered events in arrival order: messages of accepted /batch/ and AI batches, and v1 events
+        answered ``ok`` or ``warning``."""
+        delivered: list[dict[str, Any]] = []
+        for r in self.requests:
+            if r.status == 200 and path_matches("/batch", r.path):
+                delivered.extend(r.json["batch"])
+            else:
+                delivered.extend(self._capture_events(r))
+        return delivered
 
     def stats(self) -> dict[str, int]:
-        """``{"events", "batches", "requests"}`` counters; kept even when not recording."""
+        """``{"events", "batches", "requests"}`` counters (delivered events and accepted batches of every
+        ingestion endpoint, as in events()); kept even when not recording."""
         with self._cond:
             return dict(self._counts)
 
@@ -315,21 +328,26 @@ class FakePostHog(Routes):
                 self._cond.wait(remaining)
 
     def clear(self) -> None:
-        """Forget recorded requests and reset the counters."""
+        """Forget recorded requests and noticed violations, and reset the counters."""
         with self._cond:
             self._requests = []
             self._counts = dict.fromkeys(self._counts, 0)
+            self._forget_capture()
             self._cond.notify_all()
 
     def reset(self) -> None:
-        """clear() plus forgetting every fault; configuration stays."""
+        """clear() plus forgetting every fault, scripted v1 answer and v1 results function; configuration
+        stays."""
         self.clear()
         self.faults.clear()
+        self._forget_v1_script()
 
-    def _record(self, request: RecordedRequest, events: int = 0) -> None:
+    def _record(self, request: RecordedRequest, events: int = -1) -> None:
+        """Keep ``request``; ``events`` >= 0: it was an accepted ingestion request delivering that many."""
+        self._note_capture(request)
         with self._cond:
             self._counts["requests"] += 1
-            if events >= 0 and request.status == 200 and path_matches("/batch", request.path):
+            if events >= 0:
                 self._counts["batches"] += 1
                 self._counts["events"] += events
             if self.record:
