@@ -88,9 +88,9 @@ class HeadDelivery:
         wait = self._next_wait(answer.retry_after)
         if (self._attempt > d.max_retries and not d.retry_buffer_age) or not d.can_wait(wait):
             exhausted = self._attempt > d.max_retries
-            self._settle(batch, 0)
             reason = DropReason.RETRIES_EXHAUSTED if exhausted else DropReason.EXIT_DEADLINE
             d.drops.record(reason, retry, cause=self._v1_error(retry))
+            self._settle(batch, 0)
             return None
         # Only the events to retry go again, alone, under the same request id.
         token = new_token()
@@ -103,13 +103,13 @@ class HeadDelivery:
     def _settle(self, batch: Sequence[Chunk], sent: int) -> None:
         """``batch`` leaves the outbox: ``sent`` events are counted, capture v1's drops reported."""
         d = self.dispatcher
+        if sent:
+            d.record_sent(sent)
+        self._flush_v1_drops()  # reported before flush() can see the batch gone
         d.outbox.done(batch)
         release = d.queue.release
         for chunk in batch:
             release(chunk.token)
-        if sent:
-            d.record_sent(sent)
-        self._flush_v1_drops()
 
     def _next_wait(self, retry_after: Optional[float]) -> float:
         """Count an attempt and return the wait before the next: backoff, or Retry-After if longer."""
@@ -183,9 +183,9 @@ class HeadDelivery:
     def drop(self, batch: Sequence[Chunk], reason: DropReason, error: Exception, detail: str = "") -> None:
         """Report ``batch`` as dropped and let go of it."""
         d = self.dispatcher
+        self._flush_v1_drops()
         d.outbox.done(batch)
         d.drop_chunks(reason, batch, cause=error, detail=detail)
-        self._flush_v1_drops()
 
     def _flush_v1_drops(self) -> None:
         v1 = self.v1
