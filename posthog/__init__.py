@@ -72,6 +72,7 @@ __all__ = [
     "__version__",
     "alias",
     "capture",
+    "capture_ai",
     "capture_exception",
     "feature_enabled",
     "feature_flag_definitions",
@@ -145,6 +146,29 @@ def capture(
         event,
         properties=properties,
         context=context,
+        timestamp=timestamp,
+        uuid=uuid,
+        groups=groups,
+        send_feature_flags=send_feature_flags,
+        disable_geoip=disable_geoip,
+    )
+
+
+def capture_ai(
+    distinct_id: Any = None,
+    event: Optional[str] = None,
+    properties: Optional[Mapping[str, Any]] = None,
+    timestamp: Any = None,
+    uuid: Any = None,
+    groups: Optional[Mapping[str, Any]] = None,
+    send_feature_flags: bool = False,
+    disable_geoip: Optional[bool] = None,
+) -> tuple[bool, Any]:
+    """Capture an LLM event to PostHog's AI endpoint (see :meth:`Client.capture_ai`)."""
+    return _proxy().capture_ai(
+        distinct_id,
+        event,
+        properties=properties,
         timestamp=timestamp,
         uuid=uuid,
         groups=groups,

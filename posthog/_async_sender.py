@@ -212,7 +212,13 @@ class AsyncSender:
 async def apost_events(
     d: AsyncDispatcher, array: bytes, v1: Optional[V1Batch], timeout: float
 ) -> Optional[V1Answer]:
-    """One attempt from the event loop: ``/batch/`` (v0), or capture v1 when ``v1`` is set."""
+    """One attempt from the event loop: ``/batch/`` (v0), capture v1 when ``v1`` is set, or the AI
+    endpoint for ``capture_ai``'s pipeline."""
+    if d.ai_endpoint:
+        await d.atransport.post_ai_batch(
+            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
+        )
+        return None
     if v1 is None:
         await d.atransport.post_batch(
             d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout

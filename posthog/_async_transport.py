@@ -30,9 +30,11 @@ from ._capture_v1 import (
     v1_headers,
 )
 from ._protocol import (
+    AI_BATCH_PATH,
     BATCH_PATH,
     FLAGS_PATH,
     USER_AGENT,
+    ai_batch_body,
     api_error,
     batch_body,
     check_flags_answer,
@@ -214,6 +216,19 @@ class AsyncTransport:
         await self.post(
             BATCH_PATH, batch_body(api_key, array, historical_migration), gzip=gzip, timeout=timeout
         )
+
+    async def post_ai_batch(
+        self,
+        api_key: str,
+        array: bytes,
+        *,
+        gzip: bool = False,
+        historical_migration: bool = False,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """POST an already-encoded JSON array of messages to the AI endpoint (``capture_ai``)."""
+        body = ai_batch_body(api_key, array, historical_migration)
+        await self.post(AI_BATCH_PATH, body, gzip=gzip, timeout=timeout)
 
     async def post_v1(
         self,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _logging
 from ._capture_v1 import CaptureCompression, CaptureMode, resolve_capture_mode, resolve_compression
-from ._client_events import EventMethods
+from ._client_ai import AiEventMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
 from ._kill_switch import env_disabled, env_maybe_set
@@ -54,7 +55,7 @@ def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
     flags.stop(wait=False)
 
 
-class ClientBase(EventMethods):
+class ClientBase(AiEventMethods):
     """The settings and parts of a client; :class:`~posthog.Client` and
     :class:`~posthog.AsyncPosthog` add how they flush, shut down and answer flags."""
 
@@ -106,6 +107,7 @@ class ClientBase(EventMethods):
         flag_definition_cache_provider: Optional[FlagDefinitionCacheProvider] = None,
         capture_mode: Union[CaptureMode, str, None] = None,
         capture_compression: Union[CaptureCompression, str, None] = None,
+        capture_ai_events: bool = False,
     ) -> None:
         key = project_api_key or api_key
         require_str("api_key", key)
@@ -150,27 +152,33 @@ class ClientBase(EventMethods):
             retry_buffer_age = DEFAULT_RETRY_BUFFER_AGE if max_retries is DEFAULT_MAX_RETRIES else 0.0
         self._drops = DropRecorder(on_error)
         self._transport = Transport(self.host, timeout)
-        self._dispatcher = self._make_dispatcher(
-            api_key=self.api_key,
-            transport=self._transport,
-            drops=self._drops,
-            max_queue_size=max_queue_size,
-            flush_at=flush_at,
-            flush_interval=flush_interval,
-            gzip=gzip,
-            max_retries=max_retries,
-            timeout=timeout,
-            threads=thread,
-            historical_migration=historical_migration,
-            sync_mode=sync_mode,
-            shutdown_timeout=shutdown_timeout,
-            queue_full_timeout=queue_full_timeout,
-            max_queue_bytes=max_queue_bytes,
-            retry_buffer_bytes=retry_buffer_bytes,
-            retry_buffer_age=retry_buffer_age,
-            capture_mode=self.capture_mode,
-            compression=self.capture_compression,
-        )
+        self._pipeline: dict[str, Any] = {
+            "api_key": self.api_key,
+            "transport": self._transport,
+            "drops": self._drops,
+            "max_queue_size": max_queue_size,
+            "flush_at": flush_at,
+            "flush_interval": flush_interval,
+            "gzip": gzip,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "threads": thread,
+            "historical_migration": historical_migration,
+            "sync_mode": sync_mode,
+            "shutdown_timeout": shutdown_timeout,
+            "queue_full_timeout": queue_full_timeout,
+            "max_queue_bytes": max_queue_bytes,
+            "retry_buffer_bytes": retry_buffer_bytes,
+            "retry_buffer_age": retry_buffer_age,
+            "capture_mode": self.capture_mode,
+            "compression": self.capture_compression,
+        }
+        self._dispatcher = self._make_dispatcher(**self._pipeline)
+        #: capture_ai's own pipeline (the AI endpoint), made by the first AI event
+        self._ai: Optional[EventDispatcher] = None
+        self._ai_lock = threading.Lock()
+        #: posthog.ai wrappers send through capture_ai (the AI endpoint) instead of capture
+        self.capture_ai_events = bool(capture_ai_events)
         self._flags = self._make_flags(
             definitions=flag_definitions,
             cache_path=flag_definitions_cache,
@@ -245,8 +253,36 @@ class ClientBase(EventMethods):
 
     @property
     def stats(self) -> DeliveryStats:
-        """Delivery counters: queued, sent, pending, and dropped events per :class:`DropReason`."""
-        return self._dispatcher.stats()
+        """Delivery counters: queued, sent, pending, and dropped events per :class:`DropReason`
+        (``capture_ai``'s events included)."""
+        main = self._dispatcher.stats()
+        ai = self._ai
+        if ai is None:
+            return main
+        other = ai.stats()
+        return DeliveryStats(
+            queued=main.queued + other.queued,
+            sent=main.sent + other.sent,
+            dropped=main.dropped,  # one recorder for both pipelines
+            pending=main.pending + other.pending,
+        )
+
+    def _ai_dispatcher(self) -> EventDispatcher:
+        """``capture_ai``'s pipeline: the client's settings, the AI endpoint, always the v0 shape."""
+        ai = self._ai
+        if ai is None:
+            with self._ai_lock:
+                ai = self._ai
+                if ai is None:
+                    settings = dict(self._pipeline, capture_mode=CaptureMode.V0, ai_endpoint=True)
+                    ai = self._ai = self._make_dispatcher(**settings)
+                    weakref.finalize(self, ai.release)
+        return ai
+
+    def _pipelines(self) -> list[EventDispatcher]:
+        """Every event pipeline this client has made."""
+        ai = self._ai
+        return [self._dispatcher] if ai is None else [self._dispatcher, ai]
 
     # --- what subclasses build -------------------------------------------------------------
     def _make_dispatcher(self, **settings: Any) -> EventDispatcher:

@@ -105,9 +105,10 @@ class EventMethods:
         groups: Optional[Mapping[str, Any]],
         send_feature_flags: bool,
         disable_geoip: Optional[bool],
+        limit: int = MAX_MSG_SIZE,
     ) -> EventResult:
         """``capture`` after its deprecation check; the finished message goes to ``sink``
-        (``None``: the queue)."""
+        (``None``: the queue); a message's JSON may take ``limit`` bytes."""
         check_capture(distinct_id, event, properties, groups)
         if self.disabled:
             return False, "disabled"
@@ -131,7 +132,18 @@ class EventMethods:
             copy_properties(properties, props)
         if groups:
             props["$groups"] = dict(groups)
-        return self._enqueue(event, distinct_id, props, timestamp, uuid, disable_geoip, None, plain, sink)  # type: ignore[arg-type]
+        return self._enqueue(
+            event,  # type: ignore[arg-type]  # checked by require_str above
+            distinct_id,
+            props,
+            timestamp,
+            uuid,
+            disable_geoip,
+            None,
+            plain,
+            sink,
+            limit,
+        )
 
     def identify(
         self,
@@ -349,6 +361,7 @@ class EventMethods:
         extra: Optional[dict[str, Any]] = None,
         plain: Optional[PlainParts] = None,
         sink: Optional[Sink] = None,
+        limit: int = MAX_MSG_SIZE,
     ) -> EventResult:
         # The wire text is made here, once: it is what is queued, sized and sent.
         geoip = self.disable_geoip if disable_geoip is None else disable_geoip
@@ -365,8 +378,8 @@ class EventMethods:
         except Exception as exc:  # no conversion could save it
             self._drops.record(DropReason.UNSERIALISABLE, [msg], cause=exc)
             return False, msg
-        if len(text) > MAX_MSG_SIZE:
-            self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(text)} bytes > {MAX_MSG_SIZE}")
+        if len(text) > limit:
+            self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(text)} bytes > {limit}")
             return False, msg
         return (self._deliver(msg, text) if sink is None else sink(msg, text)), msg
 

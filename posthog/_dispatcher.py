@@ -95,8 +95,11 @@ class EventDispatcher:
         retry_buffer_age: float = DEFAULT_RETRY_BUFFER_AGE,
         capture_mode: CaptureMode = CaptureMode.V0,
         compression: CaptureCompression = CaptureCompression.NONE,
+        ai_endpoint: bool = False,
     ) -> None:
         self.api_key = api_key
+        #: True for the pipeline of ``capture_ai`` (``/i/v0/ai/batch/``, always the v0 shape)
+        self.ai_endpoint = ai_endpoint
         #: the ingestion protocol (v0: /batch/; v1: capture v1) and v1's body compression
         self.capture_mode = capture_mode
         self.compression = compression

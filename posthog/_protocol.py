@@ -18,9 +18,11 @@ from .exceptions import APIError, QuotaLimitError
 from .version import VERSION
 
 __all__ = [
+    "AI_BATCH_PATH",
     "BATCH_PATH",
     "FLAGS_PATH",
     "USER_AGENT",
+    "ai_batch_body",
     "api_error",
     "batch_body",
     "check_flags_answer",
@@ -36,6 +38,8 @@ log = logging.getLogger("posthog")
 
 USER_AGENT: Final = f"posthog-python/{VERSION}"
 BATCH_PATH: Final = "/batch/"
+#: PostHog's endpoint for large LLM events (``capture_ai``), in the v0 body shape.
+AI_BATCH_PATH: Final = "/i/v0/ai/batch/"
 FLAGS_PATH: Final = "/flags/?v=2"
 
 
@@ -92,6 +96,23 @@ def batch_body(api_key: str, array: bytes, historical_migration: bool) -> bytes:
             b',"historical_migration":',
             b"true" if historical_migration else b"false",
             b',"sentAt":"',
+            now_iso().encode("ascii"),
+            b'","api_key":',
+            json.dumps(api_key).encode("ascii"),
+            b"}",
+        )
+    )
+
+
+def ai_batch_body(api_key: str, array: bytes, historical_migration: bool) -> bytes:
+    """The AI endpoint's body: the ``/batch/`` shape with 7.x's ``sent_at`` spelling."""
+    return b"".join(
+        (
+            b'{"batch":',
+            array,
+            b',"historical_migration":',
+            b"true" if historical_migration else b"false",
+            b',"sent_at":"',
             now_iso().encode("ascii"),
             b'","api_key":',
             json.dumps(api_key).encode("ascii"),

@@ -45,12 +45,16 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
 
     # --- parts -----------------------------------------------------------------------------
     def _make_dispatcher(self, **settings: Any) -> AsyncDispatcher:
-        require_httpx()
-        self._atransport = AsyncTransport(self.host, self.timeout)
-        self._deferred: set[asyncio.Task[Any]] = set()
+        if not hasattr(self, "_atransport"):  # the first pipeline; capture_ai's shares them
+            require_httpx()
+            self._atransport = AsyncTransport(self.host, self.timeout)
+            self._deferred: set[asyncio.Task[Any]] = set()
         settings.pop("threads", None)
         settings.pop("sync_mode", None)
         return AsyncDispatcher(atransport=self._atransport, **settings)
+
+    def _async_pipelines(self) -> list[AsyncDispatcher]:
+        return [p for p in self._pipelines() if isinstance(p, AsyncDispatcher)]
 
     def _make_flags(
         self, *, definitions: Any, cache_path: Optional[PathLike], cache_provider: Any
@@ -191,7 +195,10 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         limit = DEFAULT_FLUSH_TIMEOUT if timeout is None else max(0.0, timeout)
         deadline = time.monotonic() + limit
         await self._await_deferred(deadline)
-        return await self._dispatcher.aflush(max(0.0, deadline - time.monotonic()))
+        pending = 0
+        for pipeline in self._async_pipelines():
+            pending += await pipeline.aflush(max(0.0, deadline - time.monotonic()))
+        return pending
 
     async def shutdown(self, timeout: Optional[float] = None) -> None:
         """Flush and stop within ``timeout`` seconds (default 5); idempotent; never raises.
@@ -203,7 +210,8 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
             deadline = time.monotonic() + limit
             await self._await_deferred(deadline)
             self._flags.stop()
-            await self._dispatcher.ashutdown(max(0.0, deadline - time.monotonic()))
+            for pipeline in self._async_pipelines():
+                await pipeline.ashutdown(max(0.0, deadline - time.monotonic()))
             if self.exception_capture is not None:
                 self.exception_capture.close()
                 self.exception_capture = None

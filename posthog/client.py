@@ -7,10 +7,12 @@ answers flag questions.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Optional
 
 from ._client_base import ClientBase
 from ._client_flags import FlagMethods
+from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
 
 __all__ = ["Client", "Posthog"]
 
@@ -27,11 +29,14 @@ class Client(ClientBase, FlagMethods):
 
         Returns the number of events still pending when it returned.
         """
-        return self._dispatcher.flush(timeout)
+        deadline = _deadline(timeout, DEFAULT_FLUSH_TIMEOUT)
+        return sum(p.flush(_left(deadline)) for p in self._pipelines())
 
     def join(self, timeout: Optional[float] = None) -> None:
         """Stop the background threads after delivering what is queued (bounded by ``timeout``)."""
-        self._dispatcher.shutdown(timeout)
+        deadline = _deadline(timeout, self._dispatcher.shutdown_timeout)
+        for pipeline in self._pipelines():
+            pipeline.shutdown(_left(deadline))
         self._flags.stop()
 
     def shutdown(self, timeout: Optional[float] = None) -> None:
@@ -40,13 +45,23 @@ class Client(ClientBase, FlagMethods):
         Events still pending at the deadline are reported through ``on_error`` as dropped.
         """
         try:
-            self._dispatcher.shutdown(timeout)
+            deadline = _deadline(timeout, self._dispatcher.shutdown_timeout)
+            for pipeline in self._pipelines():
+                pipeline.shutdown(_left(deadline))
             self._flags.stop()
             if self.exception_capture is not None:
                 self.exception_capture.close()
                 self.exception_capture = None
         except Exception:  # shutdown runs on exit paths; it must not raise
             log.exception("error during shutdown")
+
+
+def _deadline(timeout: Optional[float], default: float) -> float:
+    return time.monotonic() + (default if timeout is None else max(0.0, timeout))
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 class Posthog(Client):

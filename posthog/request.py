@@ -29,8 +29,10 @@ from ._capture_v1 import (
     v1_headers,
 )
 from ._protocol import (
+    AI_BATCH_PATH,
     FLAGS_PATH,
     USER_AGENT,
+    ai_batch_body,
     api_error,
     batch_body,
     check_flags_answer,
@@ -222,6 +224,19 @@ class Transport:
         """POST an already-encoded JSON array of messages to ``/batch/`` in the 3.x body shape."""
         body = batch_body(api_key, array, historical_migration)
         return self.post("/batch/", body, gzip=gzip, timeout=timeout)
+
+    def post_ai_batch(
+        self,
+        api_key: str,
+        array: bytes,
+        *,
+        gzip: bool = False,
+        historical_migration: bool = False,
+        timeout: Optional[float] = None,
+    ) -> requests.Response:
+        """POST an already-encoded JSON array of messages to the AI endpoint (``capture_ai``)."""
+        body = ai_batch_body(api_key, array, historical_migration)
+        return self.post(AI_BATCH_PATH, body, gzip=gzip, timeout=timeout)
 
     def post_v1(
         self,

@@ -167,6 +167,7 @@ EXPECTED_ALL = {
     "AsyncPosthog",
     "CaptureCompression",
     "CaptureMode",
+    "capture_ai",
     "Client",
     "DeliveryStats",
     "DropReason",

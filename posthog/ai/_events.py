@@ -96,7 +96,9 @@ def send_event(client: Any, event: str, call: Call, properties: dict[str, Any]) 
         if call.distinct_id is None:
             properties["$process_person_profile"] = False
         distinct_id = call.distinct_id if call.distinct_id is not None else call.trace_id
-        client.capture(distinct_id=distinct_id, event=event, properties=properties, groups=call.groups)
+        # As 3.x: through capture(), unless the client opted in to the AI endpoint.
+        send = client.capture_ai if getattr(client, "capture_ai_events", False) is True else client.capture
+        send(distinct_id=distinct_id, event=event, properties=properties, groups=call.groups)
     except Exception:  # never break the user's LLM call
         with _failures_lock:
             failures += 1

@@ -271,3 +271,7 @@ class RecordingClient(Posthog):
         with self._recording_lock:
             self._events.append(wire)
         return True
+
+    def _deliver_ai(self, msg: dict[str, Any], text: str) -> bool:
+        # capture_ai's events are recorded with the others, in call order.
+        return self._deliver(msg, text)

@@ -342,3 +342,14 @@ def test_the_model_comes_from_the_response_when_the_request_has_none(
     _client(llm, recorder).responses.create(prompt={"id": "pmpt_123"}, input="Hi")
     assert "model" not in llm.last.json
     assert _only(recorder)["properties"]["$ai_model"] == "gpt-4.1-2025-04-14"
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_events_use_capture_unless_the_client_opts_in_to_the_ai_endpoint(llm: FakeLLM, opt_in: bool) -> None:
+    with FakePostHog() as server:
+        ph = posthog.Posthog("phc_ai", host=server.url, capture_ai_events=opt_in)
+        _client(llm, ph).chat.completions.create(model="m", messages=MESSAGES, posthog_distinct_id="u")
+        ph.shutdown()
+        on_batch = [e["event"] for r in server.requests_to("/batch") for e in r.json["batch"]]
+        on_ai = [e["event"] for e in server.ai_events()]
+    assert (on_batch, on_ai) == (([], ["$ai_generation"]) if opt_in else (["$ai_generation"], []))
