@@ -122,6 +122,20 @@ async def _async_part(url: str) -> None:
     print(f"  async with: shut down; stats: {client.stats}")
 
 
+def _protocols_part(url: str) -> None:
+    # The server will ask for the second event again: capture v1 re-sends it alone.
+    _control(url, "/_fake/v1/answers", {"answers": [{"results": ["ok", "retry"], "retry_after": 0.2}]})
+    client = posthog.Posthog("phc_demo_project_key", host=url, capture_mode="v1", capture_compression="gzip")
+    client.capture("user-1", "signed up (v1)", {"plan": "pro", "$session_id": "s-1"})
+    client.identify("user-1", {"email": "user-1@example.com"})
+    ok, message = client.capture_ai(
+        "user-1", "$ai_generation", {"$ai_model": "gpt-4o", "$ai_input_tokens": 12}
+    )
+    print(f"  capture_ai     accepted={ok} uuid={message['uuid']} (own queue, AI endpoint)")
+    client.shutdown()
+    print(f"  shut down; stats: {client.stats}")
+
+
 def main() -> None:
     proc, url = _start_server()
     try:
@@ -187,6 +201,9 @@ def main() -> None:
         print("\n== asyncio: AsyncPosthog (flags awaited, events sent by a task on the loop)")
         asyncio.run(_async_part(url))
 
+        print("\n== Protocols: capture v1 (per-event results) and capture_ai")
+        _protocols_part(url)
+
         print("\n== What the server received")
         for request in _control(url, "/_fake/requests"):
             print(f"{request['method']} {request['path']}")
@@ -203,6 +220,18 @@ def main() -> None:
                     print(f"    {message['event']:<22} {message['distinct_id']:<12} {json.dumps(shown)}")
                     if extra:
                         print(f"    {'':<22} {'':<12} {json.dumps(extra)}")
+            elif request["path"].startswith("/i/v1/") and isinstance(body, dict):
+                headers = {k.lower(): v for k, v in request["headers"].items()}
+                print(
+                    f"    attempt {headers.get('posthog-attempt')} of request "
+                    f"{headers.get('posthog-request-id')}, answered {request.get('v1_results')}"
+                )
+                for event in body.get("batch", []):
+                    shown = {k: v for k, v in event.items() if k in ("options", "session_id")}
+                    print(f"    {event['event']:<22} {event['distinct_id']:<12} {json.dumps(shown)}")
+            elif request["path"].startswith("/i/v0/ai/") and isinstance(body, dict):
+                for message in body.get("batch", []):
+                    print(f"    {message['event']:<22} {message['distinct_id']:<12} (AI endpoint)")
             elif request["path"].startswith("/flags") and isinstance(body, dict):
                 print(f"    distinct_id={body.get('distinct_id')} keys={body.get('flag_keys_to_evaluate')}")
     finally:
