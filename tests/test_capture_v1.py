@@ -454,3 +454,15 @@ def test_a_forked_child_delivers_its_own_events_once(fake_server: FakePostHog) -
         "before fork",
         "in the child",
     ]
+
+
+def test_a_tight_loop_with_default_settings_loses_nothing(
+    fake_server: FakePostHog, v1: ClientFactory
+) -> None:
+    client = v1(flush_interval=0.5)
+    for i in range(20_000):
+        client.capture("u", "burst", {"i": i})
+    assert client.flush(timeout=60) == 0
+
+    assert client.stats.dropped_total == 0
+    assert len(fake_server.v1_events()) == 20_000
