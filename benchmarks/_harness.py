@@ -177,6 +177,19 @@ class FakeServer:
         events: list[dict[str, Any]] = self.control("GET", "/_fake/events")
         return events
 
+    def v1_violations(self) -> list[str]:
+        """Capture v1 protocol violations the server noticed since the last reset."""
+        found: list[str] = self.control("GET", "/_fake/capture")["v1_violations"]
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (Linux ``/proc``; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         if self._proc.poll() is None:
             self._proc.terminate()

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final, Optional
 
 from benchmarks._harness import (
     FakeServer,
     Row,
     Runner,
+    Side,
     Spawned,
     WorkloadError,
     finish,
@@ -28,7 +29,18 @@ from benchmarks._harness import (
     quiet_port,
 )
 
-__all__ = ["DELIVERY_ROWS", "SMOKE_SKIPS", "delivery_steps"]
+__all__ = [
+    "DELIVERY_MODES",
+    "DELIVERY_ROWS",
+    "SMOKE_SKIPS",
+    "DeliverySizes",
+    "OutageRun",
+    "OutageSlot",
+    "delivery_steps",
+    "outage_what",
+    "run_outage",
+    "score_outage",
+]
 
 DELIVERY_ROWS: Final = ("8", "9", "10", "1b")
 #: Rows --smoke leaves out unless named in --rows (row 9 needs seconds of outage by nature).
@@ -155,25 +167,67 @@ def backlog_rows(runner: Runner, server: FakeServer, sizes: DeliverySizes) -> li
 # --- row 9 ------------------------------------------------------------------------------------------
 
 
+def outage_what(sizes: DeliverySizes) -> str:
+    """The outage in a row label, e.g. ``30s 503 + 30s refused``."""
+    _, failing, refusing, _ = sizes.outage
+    return f"{failing:g}s 503 + {refusing:g}s refused"
+
+
+@dataclass(frozen=True)
+class OutageSlot:
+    """One client of an outage run: the table column it fills, its interpreter, extra params."""
+
+    slot: str  # "ref" or "ours"
+    side: Side
+    settings: dict[str, Any] = field(default_factory=dict)  # e.g. {"capture_mode": "v1"}
+    label: str = ""  # its name in the notes (default: the slot)
+
+
 def outage_rows(runner: Runner, sizes: DeliverySizes) -> list[Row]:
     """Row 9: delivered once / reported dropped / duplicated through a 503 then refused outage."""
+    what = outage_what(sizes)
+    rows = (
+        Row("9", "outage_delivered_pct", f"9a. delivered once, {what}", "%", "ours=100%", decimals=2),
+        Row("9", "outage_dropped", "9b. reported dropped (on_error)", "events", "ours=0"),
+        Row("9", "outage_duplicates", "9c. delivered more than once", "events", "ours=0"),
+    )
+    slots = [OutageSlot(side.name, side) for side in runner.sides]
+    run = run_outage(runner, sizes, slots, ("/batch",), "row 9")
+    score_outage(run.results, run.received, rows, {})
+    if run.errors:
+        rows[0].note = f"{'; '.join(run.errors)}; {rows[0].note}"
+    return list(rows)
+
+
+@dataclass
+class OutageRun:
+    """What one outage run gave."""
+
+    results: dict[str, dict[str, Any]]  # by slot
+    received: list[dict[str, Any]]  # every event the servers accepted (v0 and v1 alike)
+    errors: list[str]  # of the slots that gave no result
+    v1_violations: list[str]  # capture v1 protocol violations the servers noticed
+
+
+def run_outage(
+    runner: Runner, sizes: DeliverySizes, slots: Sequence[OutageSlot], paths: Sequence[str], tag: str
+) -> OutageRun:
+    """Run the outage workload of every slot at once through the outage, answering 503 to ``paths``
+    and then refusing connections; raises if no slot gave a result."""
     lead, failing, refusing, recovery = sizes.outage
     total = lead + failing + refusing + recovery
-    what = f"{failing:g}s 503 + {refusing:g}s refused"
-    delivered = Row("9", "outage_delivered_pct", f"9a. delivered once, {what}", "%", "ours=100%", decimals=2)
-    dropped = Row("9", "outage_dropped", "9b. reported dropped (on_error)", "events", "ours=0")
-    duplicates = Row("9", "outage_duplicates", "9c. delivered more than once", "events", "ours=0")
     child_timeout = 5 + total + sizes.outage_flush_timeout + 5 + SHUTDOWN_BOUND + 30
     lifetime = child_timeout + 60  # the servers stop by themselves whatever happens here
     port = quiet_port()
     first = FakeServer(port=port, record=True, max_seconds=lifetime)
     second: Optional[FakeServer] = None
-    spawned: list[Spawned] = []
+    spawned: list[tuple[OutageSlot, Spawned]] = []
     received: list[dict[str, Any]] = []
     results: dict[str, dict[str, Any]] = {}
     errors: list[str] = []
+    violations: list[str] = []
     try:
-        start_at = time.time() + 3.0  # both children import and build their client meanwhile
+        start_at = time.time() + 3.0  # the children import and build their client meanwhile
         params = {
             "url": first.url,
             "start_at": start_at,
@@ -182,42 +236,46 @@ def outage_rows(runner: Runner, sizes: DeliverySizes) -> list[Row]:
             "flush_timeout": sizes.outage_flush_timeout,
             "shutdown_bound": SHUTDOWN_BOUND,
         }
-        spawned = [runner.spawn(side, "outage", params) for side in runner.sides]
+        spawned = [(slot, runner.spawn(slot.side, "outage", {**params, **slot.settings})) for slot in slots]
         _sleep_until(start_at + lead)
-        progress(f"row 9: /batch answers 503 for {failing:g}s")
-        first.control("POST", "/_fake/fault", {"path": "/batch", "status": 503, "times": None})
+        progress(f"{tag}: {', '.join(paths)} answer 503 for {failing:g}s")
+        for path in paths:
+            first.control("POST", "/_fake/fault", {"path": path, "status": 503, "times": None})
         _sleep_until(start_at + lead + failing)
         received.extend(first.accepted_events())  # the 503s keep anything newer out
+        violations.extend(first.v1_violations())
         first.close()
-        progress(f"row 9: nothing listens on port {port} for {refusing:g}s")
+        progress(f"{tag}: nothing listens on port {port} for {refusing:g}s")
         _sleep_until(start_at + lead + failing + refusing)
         second = FakeServer(port=port, record=True, max_seconds=lifetime)
-        progress("row 9: server back; waiting for flush() and shutdown()")
+        progress(f"{tag}: server back; waiting for flush() and shutdown()")
         deadline = time.monotonic() + child_timeout
-        for item in spawned:
+        for slot, item in spawned:
             try:
-                results[item.side.name] = runner.collect(item, max(1.0, deadline - time.monotonic()))
+                results[slot.slot] = runner.collect(item, max(1.0, deadline - time.monotonic()))
             except WorkloadError as exc:
-                errors.append(str(exc))
+                errors.append(f"{slot.label}: {exc}" if slot.label else str(exc))
         time.sleep(0.3)  # a request sent just before a child exited may still be in the server
         received.extend(second.accepted_events())
+        violations.extend(second.v1_violations())
     finally:
-        for item in spawned:
+        for _, item in spawned:
             item.kill()
         first.close()
         if second is not None:
             second.close()
     if not results:
-        raise WorkloadError("; ".join(errors) or "row 9: no result")
-    _score_outage(results, received, (delivered, dropped, duplicates))
-    if errors:
-        delivered.note = f"{'; '.join(errors)}; {delivered.note}"
-    return [delivered, dropped, duplicates]
+        raise WorkloadError("; ".join(errors) or f"{tag}: no result")
+    return OutageRun(results, received, errors, violations)
 
 
-def _score_outage(
-    results: dict[str, dict[str, Any]], received: list[dict[str, Any]], rows: tuple[Row, Row, Row]
+def score_outage(
+    results: dict[str, dict[str, Any]],
+    received: list[dict[str, Any]],
+    rows: tuple[Row, Row, Row],
+    labels: dict[str, str],
 ) -> None:
+    """Fill the delivered / dropped / duplicates rows; ``labels`` names the slots in the notes."""
     delivered, dropped, duplicates = rows
     counts = Counter(str(event.get("uuid")) for event in received)
     mine: set[str] = set()
@@ -234,7 +292,7 @@ def _score_outage(
         dropped.samples[name] = [float(len(reported))]
         duplicates.samples[name] = [float(extra)]
         notes.append(
-            f"{name} {len(arrived)}/{len(sent)} arrived, {len(reported)} reported dropped "
+            f"{labels.get(name, name)} {len(arrived)}/{len(sent)} arrived, {len(reported)} reported dropped "
             f"({len(reported_ids & arrived)} of those arrived anyway), {silent} lost unreported, "
             f"{extra} duplicates, capture() refused {result['refused']}, "
             f"flush {result['flush_s']:.1f}s{'' if result['flush_returned'] else ' (cut off)'}"

@@ -64,6 +64,12 @@ def _properties(params: dict[str, Any]) -> dict[str, Any]:
     return realistic_properties() if count is None else generated_properties(int(count))
 
 
+def _protocol(params: dict[str, Any]) -> dict[str, Any]:
+    """``capture_mode`` / ``capture_compression`` when the params name them (ours only: 3.x has
+    neither keyword, so the reference's params never hold them)."""
+    return {key: params[key] for key in ("capture_mode", "capture_compression") if key in params}
+
+
 def _client(params: dict[str, Any], on_error: Callable[[Exception, Any], None] | None = None) -> Any:
     return posthog.Posthog(
         API_KEY,
@@ -71,6 +77,7 @@ def _client(params: dict[str, Any], on_error: Callable[[Exception, Any], None] |
         max_queue_size=int(params.get("max_queue_size", 10000)),
         gzip=bool(params.get("gzip", False)),
         on_error=on_error,
+        **_protocol(params),
     )
 
 
@@ -146,8 +153,10 @@ def throughput(params: dict[str, Any]) -> dict[str, Any]:
     status, _ = _http_get(f"{params['url']}/_fake/wait?events={n}&timeout={params['wait_timeout']}", 600)
     elapsed = time.perf_counter() - start
     _, stats = _http_get(f"{params['url']}/_fake/stats", 10)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "seconds": elapsed,
+        "cpu_s": usage.ru_utime + usage.ru_stime,  # the whole process, import and start included
         "events_per_s": n / elapsed,
         "all_arrived": status == 200,
         "server_events": stats["events"],
@@ -244,7 +253,7 @@ def outage(params: dict[str, Any]) -> dict[str, Any]:
         with lock:
             dropped.extend(m.get("uuid") if isinstance(m, dict) else None for m in batch)
 
-    client = posthog.Posthog(API_KEY, host=params["url"], on_error=on_error)
+    client = posthog.Posthog(API_KEY, host=params["url"], on_error=on_error, **_protocol(params))
     props = realistic_properties()
     start_at, rate = float(params["start_at"]), float(params["rate"])
     late = time.time() - start_at

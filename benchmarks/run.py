@@ -1,6 +1,6 @@
 """Side-by-side benchmarks of our package against posthog 3.25.0, reported as ratios.
 
-    python -m benchmarks.run [--quick] [--smoke] [--rows 1,2,3,3e,...,10,1b,growth] [--json FILE]
+    python -m benchmarks.run [--quick] [--smoke] [--rows 1,2,2v,3,3e,...,10,1b,growth] [--json FILE]
 
 Each measurement runs ``benchmarks/_workloads.py`` in a fresh subprocess: ``.venv/bin/python``
 from the repository for ours, ``.venv-ref/bin/python`` from an empty temporary directory for the
@@ -9,7 +9,9 @@ repetitions; the table shows medians. The fake PostHog runs in its own process (
 only counts) and tells us how many events arrived. Without ``.venv-ref`` only ours is measured.
 Rows 3 and 3e (local flags, hard and easy mix) live in ``benchmarks/_rows_flags.py``; rows 8, 9,
 10 and 1b (delivery under a burst, an outage and a large backlog) in
-``benchmarks/_rows_delivery.py``; the shared process plumbing in ``benchmarks/_harness.py``.
+``benchmarks/_rows_delivery.py``; rows 2v and 9v (our capture v1 against our v0: throughput and
+the outage) in ``benchmarks/_rows_protocol.py``; the shared process plumbing in
+``benchmarks/_harness.py``; the printed table in ``benchmarks/_report.py``.
 """
 
 from __future__ import annotations
@@ -36,14 +38,22 @@ from benchmarks._harness import (
     WorkloadError,
     fake_server,
     finish,
-    fmt,
     ours_python,
     progress,
 )
+from benchmarks._report import render
 from benchmarks._rows_async import ASYNC_ROWS, async_steps
-from benchmarks._rows_delivery import DELIVERY_ROWS, SMOKE_SKIPS, delivery_steps
+from benchmarks._rows_delivery import DELIVERY_ROWS, delivery_steps
+from benchmarks._rows_delivery import SMOKE_SKIPS as DELIVERY_SMOKE_SKIPS
 from benchmarks._rows_flags import FLAG_ROWS, flag_steps, flags_file
 from benchmarks._rows_fleet import FLEET_ROWS, fleet_steps
+from benchmarks._rows_protocol import (
+    OUTAGE_V1_ROW,
+    PROTOCOL_SMOKE_SKIPS,
+    THROUGHPUT_V1_ROW,
+    outage_v1_step,
+    throughput_v1_step,
+)
 
 OUR_SHUTDOWN_DEADLINE: Final = 5.0 + 1.0  # documented default shutdown timeout + margin
 IMPORT_CODE: Final = (
@@ -55,6 +65,7 @@ REF_PYTHON_ENV: Final = "POSTHOG_BENCH_REF_PYTHON"
 ALL_ROWS: Final = (
     "1",
     "2",
+    THROUGHPUT_V1_ROW,
     *FLAG_ROWS,
     "4",
     "5",
@@ -62,9 +73,12 @@ ALL_ROWS: Final = (
     "7",
     "growth",
     *DELIVERY_ROWS,
+    OUTAGE_V1_ROW,
     *ASYNC_ROWS,
     *FLEET_ROWS,
 )
+#: Rows --smoke leaves out unless named in --rows (the outage rows need seconds of outage).
+SMOKE_SKIPS: Final = DELIVERY_SMOKE_SKIPS | PROTOCOL_SMOKE_SKIPS
 
 
 @dataclass(frozen=True)
@@ -309,47 +323,6 @@ def _failed_row(group: str, error: Exception) -> Row:
     )
 
 
-# --- report -----------------------------------------------------------------------------------------
-
-
-def _ratio_text(row: Row) -> str:
-    if row.ratio is None:
-        return "-"
-    prefix = "<" if row.ref_text.startswith("killed") else ""
-    return f"{prefix}{row.ratio:.3f}"
-
-
-def _bench_line(row: Row) -> str:
-    ref = (row.ref_text.replace(" ", "_") or fmt(row.ref, row.decimals)).replace(",", "")
-    ours = fmt(row.ours, row.decimals).replace(",", "")
-    invalid = " invalid=yes" if row.note.startswith("INVALID") else ""
-    return (
-        f"BENCH row={row.name} ref={ref} ours={ours} ratio={_ratio_text(row)} "
-        f"target={row.target} met={row.met}{invalid}"
-    )
-
-
-def render(rows: Sequence[Row], have_ref: bool) -> str:
-    header = ("row", "posthog 3.25.0 (median)", "ours (median)", "ratio (ours/ref)", "target", "met?")
-    body = [
-        (
-            f"{row.label} [{row.unit}]",
-            (row.ref_text or fmt(row.ref, row.decimals)) if have_ref or row.ref_text else "not installed",
-            fmt(row.ours, row.decimals),
-            _ratio_text(row),
-            row.target,
-            row.met,
-        )
-        for row in rows
-    ]
-    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-    lines = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in [header, *body]]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    notes = [f"  {row.name}: {row.note}" for row in rows if row.note]
-    bench = [_bench_line(row) for row in rows]
-    return "\n".join([*lines, "", "notes:", *notes, "", *bench])
-
-
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -394,12 +367,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         steps: list[tuple[set[str], Callable[[FakeServer], list[Row]]]] = [
             ({"1", "5"}, lambda s: list(capture_rows(runner, s, sizes))),
             ({"2"}, lambda s: [throughput_row(runner, s, sizes, gzip=g) for g in (False, True)]),
+            throughput_v1_step(runner, sizes.throughput_n, sizes.throughput_reps),
             *flag_steps(runner, sizes, workdir),
             ({"4"}, lambda s: [import_row(runner, sizes)]),
             ({"6"}, lambda s: [shutdown_row(runner, sizes)]),
             ({"7"}, lambda s: [enrichment_row(runner, s, sizes, workdir)]),
             ({"growth"}, lambda s: growth_rows(runner, s, sizes, workdir)),
             *delivery_steps(runner, mode),
+            outage_v1_step(runner, mode),
             *async_steps(runner, mode),
             *fleet_steps(runner, mode),
         ]

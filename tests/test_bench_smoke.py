@@ -17,6 +17,8 @@ ROWS = {
     "peak_rss_mib",
     "throughput_plain_eps",
     "throughput_gzip_eps",
+    "throughput_v1_plain_eps",
+    "throughput_v1_zstd_eps",
     "flag_hard_one_us",
     "flag_hard_all_us",
     "flag_hard_payloads_us",
