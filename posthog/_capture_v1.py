@@ -11,6 +11,7 @@ import enum
 import json
 import logging
 import os
+import re
 import uuid as _uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Final, Optional, Union
 
 from ._protocol import USER_AGENT, retry_after_seconds
+from ._serialize import encode_text
 from .capture_v1 import CaptureV1Error  # public there; re-exported here for the transports
 from .exceptions import InvalidValueError
 
@@ -169,6 +171,11 @@ _BOOL_OPTIONS: Final = (
     ("$process_person_profile", "process_person_profile"),
 )
 _LIFTED: Final = (("$session_id", "session_id"), ("$window_id", "window_id"))
+_RESERVED: Final = frozenset(
+    {"$cookieless_mode", "$ignore_sent_at", "$process_person_profile", "$product_tour_id"}
+    | {prop for prop, _ in _LIFTED}
+)
+_UUID_TEXT: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TRUE: Final = frozenset({"true", "1"})
 _FALSE: Final = frozenset({"false", "0"})
 
@@ -185,6 +192,8 @@ def _as_bool(value: Any) -> Optional[bool]:
 
 
 def _valid_uuid(value: Any) -> str:
+    if type(value) is str and len(value) == 36 and _UUID_TEXT.fullmatch(value):
+        return value.lower()  # the usual case: a uuid this SDK made
     text = str(value) if value is not None else ""
     try:
         return str(_uuid.UUID(text))
@@ -224,7 +233,21 @@ def v1_event(message: Mapping[str, Any]) -> dict[str, Any]:
                 props[key] = dict(top)
             elif isinstance(inner, Mapping):
                 props[key] = {**top, **inner}
-    options: dict[str, Any] = {}
+    event: dict[str, Any] = {
+        "event": message.get("event"),
+        "uuid": _valid_uuid(message.get("uuid")),
+        "distinct_id": str(message.get("distinct_id")),
+        "timestamp": message.get("timestamp"),
+        "options": {},
+        "properties": props,
+    }
+    if not _RESERVED.isdisjoint(props):  # rare: typed options and lifted fields
+        _lift(props, event)
+    return event
+
+
+def _lift(props: dict[str, Any], event: dict[str, Any]) -> None:
+    options = event["options"]
     for prop, name in _BOOL_OPTIONS:
         if prop in props:
             flag = _as_bool(props.pop(prop))
@@ -234,20 +257,11 @@ def v1_event(message: Mapping[str, Any]) -> dict[str, Any]:
         tour = props.pop("$product_tour_id")
         if isinstance(tour, str):
             options["product_tour_id"] = tour
-    event: dict[str, Any] = {
-        "event": message.get("event"),
-        "uuid": _valid_uuid(message.get("uuid")),
-        "distinct_id": str(message.get("distinct_id")),
-        "timestamp": message.get("timestamp"),
-        "options": options,
-        "properties": props,
-    }
     for prop, name in _LIFTED:
         if prop in props:
             value = props.pop(prop)
             if isinstance(value, str):
                 event[name] = value
-    return event
 
 
 def v1_body(array: bytes, batch: V1Batch, historical_migration: bool) -> bytes:
@@ -257,7 +271,7 @@ def v1_body(array: bytes, batch: V1Batch, historical_migration: bool) -> bytes:
     payload: dict[str, Any] = {"created_at": batch.created_at, "batch": events}
     if historical_migration:
         payload["historical_migration"] = True
-    return json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+    return encode_text(payload).encode("ascii")  # the queued text was strict JSON: so is this
 
 
 def _now() -> str:

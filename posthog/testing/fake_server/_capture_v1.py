@@ -8,6 +8,7 @@ protocol are noted in ``v1_violations`` / ``ai_violations`` whatever the answer.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,9 @@ class CaptureRoutes(Routes):
         self._v1_violations: list[str] = []
         self._ai_violations: list[str] = []
         self._seen = {V1_ROUTE: 0, AI_ROUTE: 0}
+        # The handler thread's last v1 check (parsed body, violations): recording reuses it
+        # rather than checking every event of the request a second time.
+        self._v1_checked = threading.local()
 
     # -- scripting ---------------------------------------------------------------------------------
 
@@ -202,7 +206,16 @@ class CaptureRoutes(Routes):
         if request.method != "POST" or route not in (V1_ROUTE, AI_ROUTE):
             return
         undecodable = request.json is None and bool(request.body.strip())
-        if route == V1_ROUTE:
+        checked = getattr(self._v1_checked, "last", None)
+        self._v1_checked.last = None
+        if (
+            route == V1_ROUTE
+            and checked is not None
+            and checked[0] is request.json
+            and request.json is not None
+        ):
+            problems = checked[1]
+        elif route == V1_ROUTE:
             problems = check_v1(request.headers, request.json, undecodable)[1]
         else:
             problems = check_ai(request.headers, request.json, undecodable)
@@ -232,7 +245,8 @@ class CaptureRoutes(Routes):
         echo = (
             {"PostHog-Request-Id": headers["PostHog-Request-Id"]} if "PostHog-Request-Id" in headers else {}
         )
-        rejection = check_v1(headers, parsed, bad_json)[0]
+        rejection, problems = check_v1(headers, parsed, bad_json)
+        self._v1_checked.last = (parsed, problems)
         if rejection is not None:
             body = v1_error_body(rejection.status, rejection.description, rejection.error)
             return _Reply(rejection.status, body, echo)
