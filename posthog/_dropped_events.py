@@ -11,6 +11,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
+from .capture_v1 import CaptureV1Error
 from .exceptions import DroppedEventError
 
 __all__ = ["DeliveryStats", "DropReason", "DropRecorder", "OnError"]
@@ -122,15 +123,30 @@ class DropRecorder:
         callback = self.on_error
         if callback is not None:
             status = getattr(cause, "status", None)
-            error = DroppedEventError(
+            kind = _CaptureV1Drop if isinstance(cause, CaptureV1Error) else DroppedEventError
+            error = kind(
                 reason,
                 n,
                 detail or (str(cause) if cause is not None else ""),
                 status if isinstance(status, int) else None,
             )
+            if isinstance(error, _CaptureV1Drop) and isinstance(cause, CaptureV1Error):
+                error.take_details(cause)
             if cause is not None:
                 error.__cause__ = cause
             try:
                 callback(error, list(batch))
             except Exception:  # the application's callback must not break delivery
                 log.debug("on_error callback raised", exc_info=True)
+
+
+class _CaptureV1Drop(DroppedEventError, CaptureV1Error):
+    """A drop caused by capture v1: both a :class:`DroppedEventError` (``reason``, ``count``) and
+    a :class:`CaptureV1Error` (``request_id``, ``attempts``, ``drops``, ``retry_exhausted``)."""
+
+    def take_details(self, cause: CaptureV1Error) -> None:
+        self.request_id = cause.request_id
+        self.attempts = cause.attempts
+        self.drops = list(cause.drops)
+        self.retry_exhausted = list(cause.retry_exhausted)
+        self.retry_after = cause.retry_after

@@ -258,6 +258,9 @@ def test_retry_events_go_again_alone_under_the_same_request_id(
     assert cause.drops == [(first.json["batch"][2]["uuid"], "invalid_event")]
     assert (cause.status, cause.attempts, cause.retry_exhausted) == (200, 2, [])
     assert cause.request_id == first.header("PostHog-Request-Id")
+    # The error itself is a CaptureV1Error too, for callbacks written for 7.x's capture v1.
+    assert isinstance(error, CaptureV1Error) and isinstance(error, posthog.DroppedEventError)
+    assert (error.drops, error.request_id, error.attempts) == (cause.drops, cause.request_id, 2)
     assert [m["event"] for m in batch] == ["refused"]
     assert client.stats.sent == 2 and client.stats.dropped == {"rejected": 1}
 
