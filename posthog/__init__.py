@@ -30,6 +30,15 @@ from ._facade_flags import (
 from ._invocation import flush_after, scope_flush
 from ._options import DEFAULTS
 from .client import Client, Posthog
+from .contexts import (
+    get_tags,
+    identify_context,
+    new_context,
+    scoped,
+    set_context_device_id,
+    set_context_session,
+    tag,
+)
 from .exception_capture import Integrations
 from .exceptions import (
     APIError,
@@ -83,16 +92,23 @@ __all__ = [
     "get_feature_flag",
     "get_feature_flag_payload",
     "get_remote_config_payload",
+    "get_tags",
     "group_identify",
     "identify",
+    "identify_context",
     "join",
     "load_feature_flags",
+    "new_context",
     "page",
     "scope_flush",
+    "scoped",
     "screen",
     "set",
+    "set_context_device_id",
+    "set_context_session",
     "set_once",
     "shutdown",
+    "tag",
 ]
 
 # --- module settings (3.x names and defaults) --------------------------------------------
@@ -120,6 +136,8 @@ max_retries: int = DEFAULTS.max_retries
 capture_mode: Union[CaptureMode, str, None] = DEFAULTS.capture_mode
 #: Capture v1's body compression (``POSTHOG_CAPTURE_COMPRESSION`` when None).
 capture_compression: Union[CaptureCompression, str, None] = DEFAULTS.capture_compression
+#: Ours (7.x name): ``fn(event) -> event or None`` applied to every event before it is queued.
+before_send: Optional[Callable[[dict[str, Any]], Optional[dict[str, Any]]]] = DEFAULTS.before_send
 #: Share flag definitions across processes (``posthog.flag_cache``); not a 3.x setting.
 flag_definition_cache_provider: Any = None
 
@@ -127,8 +145,8 @@ default_client: Optional[Client] = None
 
 
 def capture(
-    distinct_id: Any,
-    event: str,
+    distinct_id: Any = None,
+    event: Optional[str] = None,
     properties: Optional[Mapping[str, Any]] = None,
     context: Any = None,
     timestamp: Any = None,
@@ -178,7 +196,7 @@ def capture_ai(
 
 
 def identify(
-    distinct_id: Any,
+    distinct_id: Any = None,
     properties: Optional[Mapping[str, Any]] = None,
     context: Any = None,
     timestamp: Any = None,
@@ -200,7 +218,7 @@ def identify(
 
 
 def set(
-    distinct_id: Any,
+    distinct_id: Any = None,
     properties: Optional[Mapping[str, Any]] = None,
     context: Any = None,
     timestamp: Any = None,
@@ -222,7 +240,7 @@ def set(
 
 
 def set_once(
-    distinct_id: Any,
+    distinct_id: Any = None,
     properties: Optional[Mapping[str, Any]] = None,
     context: Any = None,
     timestamp: Any = None,

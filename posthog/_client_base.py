@@ -8,12 +8,13 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _logging
 from ._capture_v1 import CaptureCompression, CaptureMode, resolve_capture_mode, resolve_compression
 from ._client_ai import AiEventMethods
+from ._client_contexts import ContextMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
 from ._kill_switch import env_disabled, env_maybe_set
@@ -55,7 +56,7 @@ def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
     flags.stop(wait=False)
 
 
-class ClientBase(AiEventMethods):
+class ClientBase(AiEventMethods, ContextMethods):
     """The settings and parts of a client; :class:`~posthog.Client` and
     :class:`~posthog.AsyncPosthog` add how they flush, shut down and answer flags."""
 
@@ -108,6 +109,7 @@ class ClientBase(AiEventMethods):
         capture_mode: Union[CaptureMode, str, None] = None,
         capture_compression: Union[CaptureCompression, str, None] = None,
         capture_ai_events: bool = False,
+        before_send: Optional[Callable[[dict[str, Any]], Optional[dict[str, Any]]]] = None,
     ) -> None:
         key = project_api_key or api_key
         require_str("api_key", key)
@@ -177,6 +179,8 @@ class ClientBase(AiEventMethods):
         #: capture_ai's own pipeline (the AI endpoint), made by the first AI event
         self._ai: Optional[EventDispatcher] = None
         self._ai_lock = threading.Lock()
+        #: called with every event before it is queued: returns it (changed or not) or None to drop it
+        self.before_send = before_send
         #: posthog.ai wrappers send through capture_ai (the AI endpoint) instead of capture
         self.capture_ai_events = bool(capture_ai_events)
         self._flags = self._make_flags(

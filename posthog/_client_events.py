@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 from uuid import uuid4
 
+from ._context_events import _context_id, run_before_send, with_context
 from ._dropped_events import DropReason, DropRecorder
 from ._messages import finish_message
 from ._serialize import copy_properties, encode_message_text
@@ -25,6 +26,7 @@ from ._validation import (
 )
 from ._wire import PlainParts, capture_text, plain_parts
 from .consumer import MAX_MSG_SIZE
+from .contexts import _current as _current_context
 from .feature_flags.resolver import FlagResolver
 from .request import remove_trailing_slash
 
@@ -74,6 +76,7 @@ class EventMethods:
     project_root: Optional[str]
     log_captured_exceptions: bool
     exception_autocapture_integrations: Any
+    before_send: Optional[Callable[[dict[str, Any]], Any]]
 
     def capture(
         self,
@@ -109,6 +112,12 @@ class EventMethods:
     ) -> EventResult:
         """``capture`` after its deprecation check; the finished message goes to ``sink``
         (``None``: the queue); a message's JSON may take ``limit`` bytes."""
+        personless = False
+        ctx = _current_context.get()
+        if distinct_id is None and ctx is not None:
+            distinct_id = ctx.distinct_id
+            if distinct_id is None:  # nobody known in this context: a personless event
+                distinct_id, personless = str(uuid4()), True
         check_capture(distinct_id, event, properties, groups)
         if self.disabled:
             return False, "disabled"
@@ -124,7 +133,9 @@ class EventMethods:
         props: dict[str, Any] = system_properties_copy()
         if flag_props:
             props.update(flag_props)
-        plain = None if self.super_properties else plain_parts(properties, groups, flag_props)
+        if personless:
+            props["$process_person_profile"] = False
+        plain = None if self.super_properties or ctx else plain_parts(properties, groups, flag_props)
         if plain is not None:
             if properties:
                 props.update(properties)  # already encoded: what is sent cannot change any more
@@ -205,6 +216,7 @@ class EventMethods:
         disable_geoip: Optional[bool],
     ) -> EventResult:
         person = optional_mapping("properties", properties or None)
+        distinct_id = _context_id(distinct_id)
         require_id("distinct_id", distinct_id)
         if self.disabled:
             return False, "disabled"
@@ -273,6 +285,7 @@ class EventMethods:
         if context is not None:
             warn_context()
         page_props = optional_mapping("properties", properties or None)
+        distinct_id = _context_id(distinct_id)
         require_id("distinct_id", distinct_id)
         require_str("url", url)
         if self.disabled:
@@ -296,6 +309,7 @@ class EventMethods:
         if context is not None:
             warn_context()
         screen_props = optional_mapping("properties", properties or None)
+        distinct_id = _context_id(distinct_id)
         require_id("distinct_id", distinct_id)
         require_str("screen_name", screen_name)
         if self.disabled:
@@ -333,6 +347,7 @@ class EventMethods:
             require_optional_id("distinct_id", distinct_id)
             extra = optional_mapping("properties", properties or None)
             props = exception_properties(exc_info, self.project_root)
+            distinct_id = _context_id(distinct_id)
             if distinct_id is None:
                 distinct_id = str(uuid4())
                 props["$process_person_profile"] = False
@@ -365,9 +380,17 @@ class EventMethods:
     ) -> EventResult:
         # The wire text is made here, once: it is what is queued, sized and sent.
         geoip = self.disable_geoip if disable_geoip is None else disable_geoip
+        ctx = _current_context.get()
+        if ctx is not None:
+            with_context(properties, ctx, distinct_id)
         msg = finish_message(event, distinct_id, properties, timestamp, uuid, geoip, self.super_properties)
         if extra:
             msg.update(extra)
+        if self.before_send is not None:
+            changed = self._before_send(msg)
+            if changed is None:
+                return False, msg
+            msg, plain = changed, None
         try:
             if plain is not None:
                 text = capture_text(
@@ -382,6 +405,11 @@ class EventMethods:
             self._drops.record(DropReason.TOO_LARGE, [msg], detail=f"{len(text)} bytes > {limit}")
             return False, msg
         return (self._deliver(msg, text) if sink is None else sink(msg, text)), msg
+
+    def _before_send(self, msg: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """The event as ``before_send`` returns it; None (counted and reported) when dropped."""
+        assert self.before_send is not None
+        return run_before_send(self.before_send, msg, self._drops)
 
     def _deliver(self, msg: dict[str, Any], text: str) -> bool:
         """Hand a finished message and its JSON text on (overridden by ``RecordingClient``)."""

@@ -12,7 +12,7 @@ from ._package import facade
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["default", "lock"]
+__all__ = ["default", "existing_default", "lock"]
 
 #: Held while the default client is created or swapped (the testing fixture swaps it).
 lock = threading.Lock()
@@ -47,3 +47,13 @@ def default() -> Client:
     client.disabled = package.disabled
     client.debug = package.debug
     return client
+
+
+def existing_default() -> Optional[Client]:
+    """``posthog.default_client`` if it exists or the module settings can make one, else None."""
+    package = _facade or _find_facade()
+    if package.default_client:
+        return package.default_client  # type: ignore[no-any-return]
+    if package.api_key or package.project_api_key:
+        return default()
+    return None

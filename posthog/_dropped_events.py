@@ -36,6 +36,8 @@ class DropReason(str, Enum):
     EXIT_DEADLINE = "exit_deadline"  # still pending when a shutdown/exit deadline passed
     BUFFER_FULL = "buffer_full"  # pushed out of the retry buffer (oldest first) by its byte bound
     EXPIRED = "expired"  # still undelivered after retry_buffer_age seconds
+    BEFORE_SEND = "before_send"  # the before_send hook returned None
+    BEFORE_SEND_ERROR = "before_send_error"  # the before_send hook raised or returned a non-dict
 
 
 class _Counts(dict[DropReason, int]):

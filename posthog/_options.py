@@ -51,6 +51,7 @@ class ClientOptions:
     # Ours, keyword-only on Client (7.x names): the ingestion protocol and v1's compression.
     capture_mode: Any = None
     capture_compression: Any = None
+    before_send: Any = None
 
 
 DEFAULTS: Final = ClientOptions()
