@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._client_flags import NO_GROUPS, FlagAttributes, check_flag_call
+from ._context_events import _context_id
 from .types import FlagsAndPayloads, FlagValue
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class AsyncFlagMethods(FlagAttributes):
     async def feature_enabled(
         self,
         key: str,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -48,6 +49,8 @@ class AsyncFlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[bool]:
         """Whether the flag is on for this user (``None`` if it could not be determined)."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         value = await self.get_feature_flag(
             key,
             distinct_id,
@@ -63,7 +66,7 @@ class AsyncFlagMethods(FlagAttributes):
     async def get_feature_flag(
         self,
         key: str,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -73,6 +76,8 @@ class AsyncFlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[FlagValue]:
         """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         check_flag_call(key, distinct_id, groups)
         if self.disabled:
             return None
@@ -90,7 +95,7 @@ class AsyncFlagMethods(FlagAttributes):
     async def get_feature_flag_payload(
         self,
         key: str,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         match_value: Optional[FlagValue] = None,
         groups: Optional[Mapping[str, Any]] = None,
@@ -101,6 +106,8 @@ class AsyncFlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Any:
         """The flag's payload for this user, as stored by PostHog (a JSON string), or ``None``."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         if self.disabled:
             return None
         check_flag_call(key, distinct_id, groups)
@@ -118,7 +125,7 @@ class AsyncFlagMethods(FlagAttributes):
 
     async def get_all_flags(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -127,6 +134,8 @@ class AsyncFlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[dict[str, FlagValue]]:
         """Every flag's value for this user (``None`` when disabled)."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         result = await self.get_all_flags_and_payloads(
             distinct_id,
             groups=groups,
@@ -139,7 +148,7 @@ class AsyncFlagMethods(FlagAttributes):
 
     async def get_all_flags_and_payloads(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -148,6 +157,8 @@ class AsyncFlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> FlagsAndPayloads:
         """Every flag's value and payload: ``{"featureFlags": ..., "featureFlagPayloads": ...}``."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         if self.disabled:
             return {"featureFlags": None, "featureFlagPayloads": None}
         check_flag_call("all", distinct_id, groups)

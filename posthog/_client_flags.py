@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional
 
+from ._context_events import _context_id
 from ._validation import require_id, require_mapping, require_str
 from .types import (
     FlagsAndPayloads,
@@ -109,7 +110,7 @@ class FlagMethods(FlagAttributes):
     def feature_enabled(
         self,
         key: str,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -119,6 +120,8 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[bool]:
         """Whether the flag is on for this user (``None`` if it could not be determined)."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         value = self.get_feature_flag(
             key,
             distinct_id,
@@ -134,7 +137,7 @@ class FlagMethods(FlagAttributes):
     def get_feature_flag(
         self,
         key: str,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -144,6 +147,8 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[FlagValue]:
         """The flag's value: ``True``/``False``, a variant key, or ``None`` if undetermined."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         if (
             type(key) is not str
             or type(distinct_id) is not str
@@ -166,7 +171,7 @@ class FlagMethods(FlagAttributes):
     def get_feature_flag_payload(
         self,
         key: str,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         match_value: Optional[FlagValue] = None,
         groups: Optional[Mapping[str, Any]] = None,
@@ -177,6 +182,8 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Any:
         """The flag's payload for this user, as stored by PostHog (a JSON string), or ``None``."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         if self.disabled:
             return None
         require_str("key", key)
@@ -197,7 +204,7 @@ class FlagMethods(FlagAttributes):
 
     def get_all_flags(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -206,6 +213,8 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> Optional[dict[str, FlagValue]]:
         """Every flag's value for this user (``None`` when disabled)."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         result = self.get_all_flags_and_payloads(
             distinct_id,
             groups=groups,
@@ -218,7 +227,7 @@ class FlagMethods(FlagAttributes):
 
     def get_all_flags_and_payloads(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         *,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
@@ -227,6 +236,8 @@ class FlagMethods(FlagAttributes):
         disable_geoip: Optional[bool] = None,
     ) -> FlagsAndPayloads:
         """Every flag's value and payload: ``{"featureFlags": ..., "featureFlagPayloads": ...}``."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         if self.disabled:
             return {"featureFlags": None, "featureFlagPayloads": None}
         require_id("distinct_id", distinct_id)
@@ -249,13 +260,15 @@ class FlagMethods(FlagAttributes):
 
     def get_flags_decision(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
         group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
         disable_geoip: Optional[bool] = None,
     ) -> Any:
         """Ask the server for every flag (raises on errors, as 3.x); nothing when disabled."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         require_id("distinct_id", distinct_id)
         if groups:
             require_mapping("groups", groups)
@@ -267,13 +280,15 @@ class FlagMethods(FlagAttributes):
 
     def get_feature_variants(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
         group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
         disable_geoip: Optional[bool] = None,
     ) -> dict[str, FlagValue]:
         """Remote: every flag's value."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         decision = self.get_flags_decision(
             distinct_id, groups, person_properties, group_properties, disable_geoip
         )
@@ -281,13 +296,15 @@ class FlagMethods(FlagAttributes):
 
     def get_feature_payloads(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
         group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
         disable_geoip: Optional[bool] = None,
     ) -> dict[str, Any]:
         """Remote: payloads of enabled flags that have one."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         decision = self.get_flags_decision(
             distinct_id, groups, person_properties, group_properties, disable_geoip
         )
@@ -295,13 +312,15 @@ class FlagMethods(FlagAttributes):
 
     def get_feature_flags_and_payloads(
         self,
-        distinct_id: Any,
+        distinct_id: Any = None,
         groups: Optional[Mapping[str, Any]] = None,
         person_properties: Optional[Mapping[str, Any]] = None,
         group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
         disable_geoip: Optional[bool] = None,
     ) -> FlagsAndPayloads:
         """Remote: values and payloads, from one request."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
         decision = self.get_flags_decision(
             distinct_id, groups, person_properties, group_properties, disable_geoip
         )

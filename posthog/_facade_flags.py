@@ -25,7 +25,7 @@ __all__ = [
 
 def feature_enabled(
     key: str,
-    distinct_id: Any,
+    distinct_id: Any = None,
     groups: Optional[Mapping[str, Any]] = None,
     person_properties: Optional[Mapping[str, Any]] = None,
     group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
@@ -48,7 +48,7 @@ def feature_enabled(
 
 def get_feature_flag(
     key: str,
-    distinct_id: Any,
+    distinct_id: Any = None,
     groups: Optional[Mapping[str, Any]] = None,
     person_properties: Optional[Mapping[str, Any]] = None,
     group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
@@ -70,7 +70,7 @@ def get_feature_flag(
 
 
 def get_all_flags(
-    distinct_id: Any,
+    distinct_id: Any = None,
     groups: Optional[Mapping[str, Any]] = None,
     person_properties: Optional[Mapping[str, Any]] = None,
     group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
@@ -90,7 +90,7 @@ def get_all_flags(
 
 def get_feature_flag_payload(
     key: str,
-    distinct_id: Any,
+    distinct_id: Any = None,
     match_value: Optional[FlagValue] = None,
     groups: Optional[Mapping[str, Any]] = None,
     person_properties: Optional[Mapping[str, Any]] = None,
@@ -119,7 +119,7 @@ def get_remote_config_payload(key: str) -> Any:
 
 
 def get_all_flags_and_payloads(
-    distinct_id: Any,
+    distinct_id: Any = None,
     groups: Optional[Mapping[str, Any]] = None,
     person_properties: Optional[Mapping[str, Any]] = None,
     group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,

@@ -318,3 +318,40 @@ def test_the_module_setting_and_the_async_client_apply_before_send(fake_server: 
 
     asyncio.run(scenario())
     assert [(e["event"], e["properties"]["via"]) for e in fake_server.events()] == [("facade", "module")]
+
+
+# --- flags ----------------------------------------------------------------------------------------
+
+
+def test_flag_calls_use_the_contexts_id_and_send_its_device(fake_server: FakePostHog) -> None:
+    fake_server.set_remote_flags({"beta": True})
+    client = posthog.Client("phc_flags", host=fake_server.url)
+    with client.new_context():
+        client.identify_context("user-1")
+        posthog.set_context_device_id("device-7")
+        assert client.get_feature_flag("beta") is True
+        assert client.feature_enabled("beta") is True
+    client.shutdown()
+
+    bodies = [r.json for r in fake_server.requests_to("/flags")]
+    assert [b["distinct_id"] for b in bodies] == ["user-1", "user-1"]
+    assert all(b["device_id"] == "device-7" for b in bodies)
+    with pytest.raises(InvalidTypeError):
+        client.get_feature_flag("beta")  # outside a context: 3.x's rule
+
+
+def test_async_flag_calls_use_the_contexts_id(fake_server: FakePostHog) -> None:
+    fake_server.set_remote_flags({"beta": "variant-a"})
+
+    async def scenario() -> Any:
+        client = posthog.AsyncPosthog("phc_async", host=fake_server.url)
+        with client.new_context():
+            client.identify_context("user-2")
+            value = await client.get_feature_flag("beta")
+            client.capture(event="async in context")
+        await client.shutdown()
+        return value
+
+    assert asyncio.run(scenario()) == "variant-a"
+    assert [r.json["distinct_id"] for r in fake_server.requests_to("/flags")] == ["user-2"]
+    assert [e["distinct_id"] for e in fake_server.events() if e["event"] == "async in context"] == ["user-2"]

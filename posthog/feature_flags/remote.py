@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple, Optional
 
 from .._retry import is_network_error
+from ..contexts import current as current_context
 from ..exceptions import APIError
 from ..request import Transport
 from ..types import FeatureFlag, FlagsResponse, FlagValue, normalize_flags_response
@@ -45,6 +46,9 @@ def build_flags_body(
     }
     if flag_keys is not None:
         body["flag_keys_to_evaluate"] = list(flag_keys)
+    context = current_context()
+    if context is not None and context.device_id is not None:
+        body["device_id"] = context.device_id  # a request context's device (set_context_device_id)
     return body
 
 
