@@ -89,7 +89,8 @@ class HeadDelivery:
         if (self._attempt > d.max_retries and not d.retry_buffer_age) or not d.can_wait(wait):
             exhausted = self._attempt > d.max_retries
             reason = DropReason.RETRIES_EXHAUSTED if exhausted else DropReason.EXIT_DEADLINE
-            d.drops.record(reason, retry, cause=self._v1_error(retry))
+            if d.outbox.done(batch):  # not what a shutdown deadline already reported
+                d.drops.record(reason, retry, cause=self._v1_error(retry))
             self._settle(batch, 0)
             return None
         # Only the events to retry go again, alone, under the same request id.
@@ -184,8 +185,9 @@ class HeadDelivery:
         """Report ``batch`` as dropped and let go of it."""
         d = self.dispatcher
         self._flush_v1_drops()
-        d.outbox.done(batch)
-        d.drop_chunks(reason, batch, cause=error, detail=detail)
+        still_held = d.outbox.done(batch)  # not what a shutdown deadline already reported
+        if still_held:
+            d.drop_chunks(reason, still_held, cause=error, detail=detail)
 
     def _flush_v1_drops(self) -> None:
         v1 = self.v1

@@ -175,8 +175,10 @@ class Outbox:
                 size += head.size
             return list(self._sending)
 
-    def done(self, chunks: Iterable[Chunk]) -> None:
-        """``chunks`` left the batch being sent (delivered, dropped or split)."""
+    def done(self, chunks: Iterable[Chunk]) -> list[Chunk]:
+        """``chunks`` left the batch being sent (delivered, dropped or split); returns those that
+        were still there (a shutdown deadline may have drained and reported the others)."""
+        removed: list[Chunk] = []
         with self._lock:
             for chunk in chunks:
                 try:
@@ -184,6 +186,8 @@ class Outbox:
                 except ValueError:
                     continue
                 self._bytes -= len(chunk)
+                removed.append(chunk)
+        return removed
 
     def requeue_front(self, chunks: Sequence[Chunk]) -> None:
         """Put ``chunks`` (replacing the batch being sent) back at the head, in order."""
