@@ -214,14 +214,14 @@ async def apost_events(
 ) -> Optional[V1Answer]:
     """One attempt from the event loop: ``/batch/`` (v0), capture v1 when ``v1`` is set, or the AI
     endpoint for ``capture_ai``'s pipeline."""
-    if d.ai_endpoint:
-        await d.atransport.post_ai_batch(
-            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
-        )
-        return None
     if v1 is None:
         await d.atransport.post_batch(
-            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
+            d.api_key,
+            array,
+            gzip=d.gzip,
+            historical_migration=d.historical_migration,
+            timeout=timeout,
+            ai=d.ai_endpoint,
         )
         return None
     return await d.atransport.post_v1(

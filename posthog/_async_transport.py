@@ -20,21 +20,16 @@ from typing import TYPE_CHECKING, Any, Final, Optional
 from ._capture_v1 import (
     CAPTURE_V1_PATH,
     CaptureCompression,
-    CaptureV1Error,
     V1Answer,
     V1Batch,
-    compress,
-    read_answer,
-    v1_body,
-    v1_error,
-    v1_headers,
+    answer_of,
+    prepare_attempt,
 )
 from ._protocol import (
     AI_BATCH_PATH,
     BATCH_PATH,
     FLAGS_PATH,
     USER_AGENT,
-    ai_batch_body,
     api_error,
     batch_body,
     check_flags_answer,
@@ -121,12 +116,6 @@ async def _bounded(coro: Any, timeout: float) -> Any:
     raise TimeoutError(f"no answer within {timeout:.2f}s")
 
 
-def _v1_request(
-    array: bytes, batch: V1Batch, historical_migration: bool, compression: CaptureCompression
-) -> tuple[bytes, Optional[str]]:
-    return compress(v1_body(array, batch, historical_migration), compression)
-
-
 class AsyncTransport:
     """One async client's HTTP: an ``httpx.AsyncClient`` per running event loop, per process."""
 
@@ -211,24 +200,11 @@ class AsyncTransport:
         gzip: bool = False,
         historical_migration: bool = False,
         timeout: Optional[float] = None,
+        ai: bool = False,
     ) -> None:
-        """POST an already-encoded JSON array of messages to ``/batch/``."""
-        await self.post(
-            BATCH_PATH, batch_body(api_key, array, historical_migration), gzip=gzip, timeout=timeout
-        )
-
-    async def post_ai_batch(
-        self,
-        api_key: str,
-        array: bytes,
-        *,
-        gzip: bool = False,
-        historical_migration: bool = False,
-        timeout: Optional[float] = None,
-    ) -> None:
-        """POST an already-encoded JSON array of messages to the AI endpoint (``capture_ai``)."""
-        body = ai_batch_body(api_key, array, historical_migration)
-        await self.post(AI_BATCH_PATH, body, gzip=gzip, timeout=timeout)
+        """POST an already-encoded JSON array of messages to ``/batch/``, or to the AI endpoint."""
+        body = batch_body(api_key, array, historical_migration, ai=ai)
+        await self.post(AI_BATCH_PATH if ai else BATCH_PATH, body, gzip=gzip, timeout=timeout)
 
     async def post_v1(
         self,
@@ -245,24 +221,15 @@ class AsyncTransport:
         Returns the per-event answer of a 2xx; raises :class:`CaptureV1Error` otherwise. A large
         body is built and compressed on a worker thread, not on the event loop.
         """
+        prepare = (api_key, array, batch, historical_migration, compression)
         if len(array) > _GZIP_INLINE_BYTES:
-            loop = asyncio.get_running_loop()
-            body, encoding = await loop.run_in_executor(
-                None, _v1_request, array, batch, historical_migration, compression
-            )
+            body, headers = await asyncio.get_running_loop().run_in_executor(None, prepare_attempt, *prepare)
         else:
-            body, encoding = _v1_request(array, batch, historical_migration, compression)
-        batch.attempts += 1
-        headers = v1_headers(api_key, batch, encoding)
+            body, headers = prepare_attempt(*prepare)
         response = await self._request("POST", CAPTURE_V1_PATH, timeout, content=body, headers=headers)
-        status = response.status_code
-        retry_after = response.headers.get("Retry-After")
-        if 200 <= status < 300:
-            answer = read_answer(status, response.content, retry_after, batch)
-            if isinstance(answer, CaptureV1Error):
-                raise answer
-            return answer
-        raise v1_error(status, response.text, retry_after, batch)
+        return answer_of(
+            response.status_code, response.content, response.text, response.headers.get("Retry-After"), batch
+        )
 
     async def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""

@@ -30,8 +30,10 @@ __all__ = [
     "CaptureV1Error",
     "V1Answer",
     "V1Batch",
+    "answer_of",
     "compress",
     "event_uuid",
+    "prepare_attempt",
     "read_answer",
     "resolve_capture_mode",
     "resolve_compression",
@@ -346,6 +348,29 @@ def read_answer(
             details = outcome.get("details")
             drops.append((str(event_uuid), details if isinstance(details, str) else None))
     return V1Answer(status, retry, drops, retry_after_seconds(retry_after) if retry else None)
+
+
+def prepare_attempt(
+    api_key: str,
+    array: bytes,
+    batch: V1Batch,
+    historical_migration: bool,
+    compression: CaptureCompression,
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of the next attempt of ``batch`` (counted in ``batch.attempts``)."""
+    body, encoding = compress(v1_body(array, batch, historical_migration), compression)
+    batch.attempts += 1
+    return body, v1_headers(api_key, batch, encoding)
+
+
+def answer_of(status: int, content: bytes, text: str, retry_after: Optional[str], batch: V1Batch) -> V1Answer:
+    """A 2xx answer's per-event results; raises :class:`CaptureV1Error` for any other answer."""
+    if 200 <= status < 300:
+        answer = read_answer(status, content, retry_after, batch)
+        if isinstance(answer, CaptureV1Error):
+            raise answer
+        return answer
+    raise v1_error(status, text, retry_after, batch)
 
 
 def v1_error(status: int, text: str, retry_after: Optional[str], batch: V1Batch) -> CaptureV1Error:

@@ -15,6 +15,7 @@ from . import _logging
 from ._capture_v1 import CaptureCompression, CaptureMode, resolve_capture_mode, resolve_compression
 from ._client_ai import AiEventMethods
 from ._client_contexts import ContextMethods
+from ._client_exceptions import ExceptionMethods
 from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
 from ._dropped_events import DeliveryStats, DropRecorder, OnError
 from ._kill_switch import env_disabled, env_maybe_set
@@ -56,7 +57,7 @@ def _release(dispatcher: EventDispatcher, flags: FlagResolver) -> None:
     flags.stop(wait=False)
 
 
-class ClientBase(AiEventMethods, ContextMethods):
+class ClientBase(AiEventMethods, ExceptionMethods, ContextMethods):
     """The settings and parts of a client; :class:`~posthog.Client` and
     :class:`~posthog.AsyncPosthog` add how they flush, shut down and answer flags."""
 

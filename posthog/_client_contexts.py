@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional, TypeVar, cast
 
 from . import contexts
 
@@ -22,12 +22,15 @@ class ContextMethods:
         self, fresh: bool = False, capture_exceptions: Optional[bool] = None
     ) -> Iterator[contexts.Context]:
         """Open a context whose exceptions, if captured, go to this client."""
-        with contexts.new_context(fresh, capture_exceptions, client=self) as context:  # type: ignore[arg-type]
+        with contexts.new_context(fresh, capture_exceptions, client=self._as_client()) as context:
             yield context
 
     def scoped(self, fresh: bool = False, capture_exceptions: Optional[bool] = None) -> Callable[[F], F]:
         """Decorator: run the function in a new context of this client."""
-        return contexts.scoped(fresh, capture_exceptions, client=self)  # type: ignore[arg-type]
+        return contexts.scoped(fresh, capture_exceptions, client=self._as_client())
+
+    def _as_client(self) -> contexts.ClientBase:
+        return cast(contexts.ClientBase, self)  # mixed into the clients, which have what it needs
 
     @staticmethod
     def identify_context(distinct_id: Any) -> None:

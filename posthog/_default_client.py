@@ -6,6 +6,7 @@ import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Optional
 
+from . import contexts
 from ._options import FACADE_SETTINGS
 from ._package import facade
 
@@ -57,3 +58,6 @@ def existing_default() -> Optional[Client]:
     if package.api_key or package.project_api_key:
         return default()
     return None
+
+
+contexts.default_client_lookup = existing_default

@@ -7,10 +7,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
+from ._drop_reason import DropReason
 from .capture_v1 import CaptureV1Error
 from .exceptions import DroppedEventError
 
@@ -22,22 +22,6 @@ log = logging.getLogger("posthog")
 _LOG_WINDOW_SECONDS: Final = 60.0
 
 OnError = Callable[[Exception, Sequence[Any]], Any]
-
-
-class DropReason(str, Enum):
-    """The closed set of reasons an event is not delivered."""
-
-    QUEUE_FULL = "queue_full"
-    TOO_LARGE = "too_large"
-    UNSERIALISABLE = "unserialisable"
-    REJECTED = "rejected"  # the server answered 4xx (other than 408/413/429)
-    RETRIES_EXHAUSTED = "retries_exhausted"
-    AFTER_SHUTDOWN = "after_shutdown"
-    EXIT_DEADLINE = "exit_deadline"  # still pending when a shutdown/exit deadline passed
-    BUFFER_FULL = "buffer_full"  # pushed out of the retry buffer (oldest first) by its byte bound
-    EXPIRED = "expired"  # still undelivered after retry_buffer_age seconds
-    BEFORE_SEND = "before_send"  # the before_send hook returned None
-    BEFORE_SEND_ERROR = "before_send_error"  # the before_send hook raised or returned a non-dict
 
 
 class _Counts(dict[DropReason, int]):

@@ -22,7 +22,6 @@ __all__ = [
     "BATCH_PATH",
     "FLAGS_PATH",
     "USER_AGENT",
-    "ai_batch_body",
     "api_error",
     "batch_body",
     "check_flags_answer",
@@ -87,32 +86,16 @@ def json_body(response: Any) -> Any:
         raise APIError(response.status_code, f"invalid JSON in response: {exc}") from None
 
 
-def batch_body(api_key: str, array: bytes, historical_migration: bool) -> bytes:
-    """The ``/batch/`` body in the 3.x shape around an already-encoded JSON array of messages."""
+def batch_body(api_key: str, array: bytes, historical_migration: bool, *, ai: bool = False) -> bytes:
+    """The v0 body around an already-encoded JSON array of messages: 3.x's ``/batch/`` shape, or
+    the AI endpoint's (``ai=True``: 7.x's ``sent_at`` spelling)."""
     return b"".join(
         (
             b'{"batch":',
             array,
             b',"historical_migration":',
             b"true" if historical_migration else b"false",
-            b',"sentAt":"',
-            now_iso().encode("ascii"),
-            b'","api_key":',
-            json.dumps(api_key).encode("ascii"),
-            b"}",
-        )
-    )
-
-
-def ai_batch_body(api_key: str, array: bytes, historical_migration: bool) -> bytes:
-    """The AI endpoint's body: the ``/batch/`` shape with 7.x's ``sent_at`` spelling."""
-    return b"".join(
-        (
-            b'{"batch":',
-            array,
-            b',"historical_migration":',
-            b"true" if historical_migration else b"false",
-            b',"sent_at":"',
+            b',"sent_at":"' if ai else b',"sentAt":"',
             now_iso().encode("ascii"),
             b'","api_key":',
             json.dumps(api_key).encode("ascii"),

@@ -111,14 +111,14 @@ def post_events(
 ) -> Optional[V1Answer]:
     """One attempt: ``/batch/`` (v0), capture v1 when ``v1`` is the batch's identity, or the AI
     endpoint for ``capture_ai``'s pipeline."""
-    if d.ai_endpoint:
-        d.transport.post_ai_batch(
-            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
-        )
-        return None
     if v1 is None:
         d.transport.post_batch(
-            d.api_key, array, gzip=d.gzip, historical_migration=d.historical_migration, timeout=timeout
+            d.api_key,
+            array,
+            gzip=d.gzip,
+            historical_migration=d.historical_migration,
+            timeout=timeout,
+            ai=d.ai_endpoint,
         )
         return None
     return d.transport.post_v1(

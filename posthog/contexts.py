@@ -16,12 +16,10 @@ import inspect
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
-
-if TYPE_CHECKING:
-    from ._client_base import ClientBase
+from typing import Any, Callable, Optional, Protocol, TypeVar, cast
 
 __all__ = [
+    "ClientBase",
     "carry",
     "get_context_distinct_id",
     "get_context_session_id",
@@ -39,6 +37,24 @@ log = logging.getLogger("posthog")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MARK = "__posthog_captured__"
+
+
+class ClientBase(Protocol):
+    """What a context needs of a client (``Posthog`` and ``AsyncPosthog`` are ones)."""
+
+    enable_exception_autocapture: bool
+
+    def capture_exception(self, exception: Any = None) -> Any:
+        """Capture ``exception`` as ``$exception``."""
+
+
+#: The facade's default client, if it exists or the module settings can make one; set by
+#: :mod:`posthog._default_client` (this module imports nothing of the SDK's).
+def _no_default_client() -> Optional[ClientBase]:
+    return None
+
+
+default_client_lookup: Callable[[], Optional[ClientBase]] = _no_default_client
 
 
 class Context:
@@ -182,11 +198,7 @@ def _capture_once(context: Context, exc: Exception) -> None:
     try:
         if getattr(exc, _MARK, False):
             return
-        client = context.client
-        if client is None:
-            from ._default_client import existing_default
-
-            client = existing_default()
+        client = context.client if context.client is not None else default_client_lookup()
         wanted = context.capture_exceptions
         if wanted is None:
             wanted = bool(client is not None and client.enable_exception_autocapture)

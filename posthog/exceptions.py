@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional, Union
 
 if TYPE_CHECKING:
-    from ._dropped_events import DropReason
+    from ._drop_reason import DropReason
 
 __all__ = [
     "APIError",

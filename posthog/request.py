@@ -19,20 +19,15 @@ from urllib.parse import quote
 from ._capture_v1 import (
     CAPTURE_V1_PATH,
     CaptureCompression,
-    CaptureV1Error,
     V1Answer,
     V1Batch,
-    compress,
-    read_answer,
-    v1_body,
-    v1_error,
-    v1_headers,
+    answer_of,
+    prepare_attempt,
 )
 from ._protocol import (
     AI_BATCH_PATH,
     FLAGS_PATH,
     USER_AGENT,
-    ai_batch_body,
     api_error,
     batch_body,
     check_flags_answer,
@@ -220,23 +215,12 @@ class Transport:
         gzip: bool = False,
         historical_migration: bool = False,
         timeout: Optional[float] = None,
+        ai: bool = False,
     ) -> requests.Response:
-        """POST an already-encoded JSON array of messages to ``/batch/`` in the 3.x body shape."""
-        body = batch_body(api_key, array, historical_migration)
-        return self.post("/batch/", body, gzip=gzip, timeout=timeout)
-
-    def post_ai_batch(
-        self,
-        api_key: str,
-        array: bytes,
-        *,
-        gzip: bool = False,
-        historical_migration: bool = False,
-        timeout: Optional[float] = None,
-    ) -> requests.Response:
-        """POST an already-encoded JSON array of messages to the AI endpoint (``capture_ai``)."""
-        body = ai_batch_body(api_key, array, historical_migration)
-        return self.post(AI_BATCH_PATH, body, gzip=gzip, timeout=timeout)
+        """POST an already-encoded JSON array of messages to ``/batch/`` in the 3.x body shape, or
+        to the AI endpoint (``ai=True``, ``capture_ai``)."""
+        body = batch_body(api_key, array, historical_migration, ai=ai)
+        return self.post(AI_BATCH_PATH if ai else "/batch/", body, gzip=gzip, timeout=timeout)
 
     def post_v1(
         self,
@@ -252,17 +236,11 @@ class Transport:
 
         Returns the per-event answer of a 2xx; raises :class:`CaptureV1Error` otherwise.
         """
-        body, encoding = compress(v1_body(array, batch, historical_migration), compression)
-        batch.attempts += 1
-        response = self._send(CAPTURE_V1_PATH, body, v1_headers(api_key, batch, encoding), timeout)
-        status = response.status_code
-        retry_after = response.headers.get("Retry-After")
-        if 200 <= status < 300:
-            answer = read_answer(status, response.content, retry_after, batch)
-            if isinstance(answer, CaptureV1Error):
-                raise answer
-            return answer
-        raise v1_error(status, response.text, retry_after, batch)
+        body, headers = prepare_attempt(api_key, array, batch, historical_migration, compression)
+        response = self._send(CAPTURE_V1_PATH, body, headers, timeout)
+        return answer_of(
+            response.status_code, response.content, response.text, response.headers.get("Retry-After"), batch
+        )
 
     def post_flags(self, api_key: str, body: Mapping[str, Any], *, timeout: float) -> dict[str, Any]:
         """POST to ``/flags/?v=2``; return the JSON object, raising on errors and quota limits."""

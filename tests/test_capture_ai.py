@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +14,10 @@ from posthog import DropReason
 from posthog.testing import RecordingClient
 from tests.fake_server import FakePostHog
 from tests.support.errors import ErrorLog
+from tests.support.scripts import run_script
 
 ClientFactory = Callable[..., posthog.Client]
 AI_PATH = "/i/v0/ai/batch"
-REPO = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
 
@@ -223,20 +220,13 @@ client.shutdown()
 """
 
 
-def _run(script: str, url: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", script, url], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_ai_events_captured_before_exit_are_delivered(fake_server: FakePostHog) -> None:
-    _run(_EXIT_SCRIPT, fake_server.url)
+    run_script(_EXIT_SCRIPT, fake_server.url)
     assert sorted(e["properties"]["i"] for e in fake_server.ai_events()) == list(range(200))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_delivers_its_own_ai_events(fake_server: FakePostHog) -> None:
-    _run(_FORK_SCRIPT, fake_server.url)
+    run_script(_FORK_SCRIPT, fake_server.url)
     who: list[Any] = sorted(e["properties"]["who"] for e in fake_server.ai_events())
     assert who == ["child", "parent after", "parent before"]

@@ -11,13 +11,11 @@ import gzip
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,10 +26,10 @@ from posthog.capture_v1 import CaptureV1Error
 from posthog.testing.fake_server import V1Answer
 from tests.fake_server import FakePostHog
 from tests.support.errors import ErrorLog
+from tests.support.scripts import run_script
 
 ClientFactory = Callable[..., posthog.Client]
 V1_PATH = "/i/v1/analytics/events"
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -437,21 +435,14 @@ client.shutdown()
 """
 
 
-def _run(script: str, url: str) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", script, url], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_events_captured_before_exit_are_delivered_once(fake_server: FakePostHog) -> None:
-    _run(_EXIT_SCRIPT, fake_server.url)
+    run_script(_EXIT_SCRIPT, fake_server.url)
     assert sorted(e["properties"]["i"] for e in fake_server.v1_events()) == list(range(500))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_forked_child_delivers_its_own_events_once(fake_server: FakePostHog) -> None:
-    _run(_FORK_SCRIPT, fake_server.url)
+    run_script(_FORK_SCRIPT, fake_server.url)
     assert sorted(e["event"] for e in fake_server.v1_events()) == [
         "after fork",
         "before fork",

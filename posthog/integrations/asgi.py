@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
-from ..contexts import _MARK, identify_context, new_context, set_context_session, tag
+from .. import contexts
+from ..contexts import _MARK, ClientBase, identify_context, new_context, set_context_session, tag
 from ._request_context import (
     DISTINCT_ID_HEADER,
     SESSION_ID_HEADER,
@@ -26,9 +27,6 @@ from ._request_context import (
     client_ip,
     request_properties,
 )
-
-if TYPE_CHECKING:
-    from .._client_base import ClientBase
 
 __all__ = ["PosthogASGIMiddleware"]
 
@@ -119,11 +117,7 @@ class PosthogASGIMiddleware:
         try:
             if getattr(exc, _MARK, False):
                 return
-            client = self.client
-            if client is None:
-                from .._default_client import existing_default
-
-                client = existing_default()
+            client = self.client if self.client is not None else contexts.default_client_lookup()
             if client is not None:
                 client.capture_exception(exc)
                 setattr(exc, _MARK, True)

@@ -71,7 +71,7 @@ def test_capture_immediate_follows_the_per_event_answer(
 
 
 @pytest.mark.parametrize("compression", ["zstd", "gzip"])
-def test_a_large_batch_is_built_off_the_loop_and_compressed(
+def test_a_large_batch_is_compressed_and_delivered(
     fake_server: FakePostHog, make_async: MakeAsync, compression: str
 ) -> None:
     async def scenario() -> Any:
