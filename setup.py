@@ -38,6 +38,8 @@ setup(
     ],
     extras_require={
         "django": ["django>=4.2"],
+        "flask": ["flask>=2.2"],
+        "celery": ["celery>=5.3"],
         "sentry": ["sentry-sdk", "django>=4.2"],
         "openai": ["openai>=1.40"],
         "anthropic": ["anthropic>=0.40"],
@@ -63,6 +65,9 @@ setup(
             "httpx>=0.23",
             "fastapi>=0.100",
             "uvicorn>=0.23",
+            "flask>=2.2",
+            "celery>=5.3",
+            "gunicorn>=21",
             "redis>=4.5",
             "zstandard>=0.23",
             "brotli>=1.0",
