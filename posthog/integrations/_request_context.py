@@ -9,10 +9,22 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import Any, Final, Optional, Union
 
-__all__ = ["MAX_HEADER_VALUE", "TrustedProxies", "clean_header", "client_ip", "request_properties"]
+from .. import contexts
+
+__all__ = [
+    "MAX_HEADER_VALUE",
+    "TrustedProxies",
+    "capture_unhandled",
+    "clean_header",
+    "client_ip",
+    "request_properties",
+]
+
+log = logging.getLogger("posthog")
 
 DISTINCT_ID_HEADER: Final = "x-posthog-distinct-id"
 SESSION_ID_HEADER: Final = "x-posthog-session-id"
@@ -87,3 +99,16 @@ def request_properties(
     if route:
         props["$request_route"] = route
     return props
+
+
+def capture_unhandled(client: Optional[contexts.ClientBase], exc: BaseException) -> None:
+    """Capture a request's unhandled exception once (inside its context), whatever happens."""
+    try:
+        if not isinstance(exc, Exception) or getattr(exc, contexts._MARK, False):
+            return
+        client = client if client is not None else contexts.default_client_lookup()
+        if client is not None:
+            client.capture_exception(exc)
+            setattr(exc, contexts._MARK, True)
+    except Exception:  # never replace the application's error with ours
+        log.debug("could not capture a request's exception", exc_info=True)

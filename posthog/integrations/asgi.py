@@ -17,12 +17,12 @@ import logging
 from collections.abc import Awaitable, Mapping
 from typing import Any, Callable, Optional
 
-from .. import contexts
-from ..contexts import _MARK, ClientBase, identify_context, new_context, set_context_session, tag
+from ..contexts import ClientBase, identify_context, new_context, set_context_session, tag
 from ._request_context import (
     DISTINCT_ID_HEADER,
     SESSION_ID_HEADER,
     TrustedProxies,
+    capture_unhandled,
     clean_header,
     client_ip,
     request_properties,
@@ -73,7 +73,7 @@ class PosthogASGIMiddleware:
                 await self.app(scope, receive, send)
             except Exception as exc:
                 if self.capture_exceptions:
-                    self._capture(exc)
+                    capture_unhandled(self.client, exc)
                 raise
 
     def _wanted(self, scope: Scope) -> bool:
@@ -112,14 +112,3 @@ class PosthogASGIMiddleware:
                 tag(name, value)
         except Exception:  # never break the request for analytics
             log.warning("could not open a PostHog request context", exc_info=True)
-
-    def _capture(self, exc: Exception) -> None:
-        try:
-            if getattr(exc, _MARK, False):
-                return
-            client = self.client if self.client is not None else contexts.default_client_lookup()
-            if client is not None:
-                client.capture_exception(exc)
-                setattr(exc, _MARK, True)
-        except Exception:
-            log.debug("could not capture a request's exception", exc_info=True)

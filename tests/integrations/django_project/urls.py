@@ -11,4 +11,7 @@ urlpatterns = [
     path("async-boom/", views.async_boom),
     path("missing/", views.missing),
     path("forbidden/", views.forbidden),
+    path("capture/", views.capture),
+    path("async-capture/", views.async_capture),
+    path("health/", views.health),
 ]

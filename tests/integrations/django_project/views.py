@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -38,3 +39,20 @@ def missing(request: HttpRequest) -> HttpResponse:
 
 def forbidden(request: HttpRequest) -> HttpResponse:
     raise PermissionDenied("nope")
+
+
+def capture(request: HttpRequest) -> HttpResponse:
+    """Captures with no distinct id: the request's context supplies it (``POSTHOG_MW_CLIENT``)."""
+    client = settings.POSTHOG_MW_CLIENT
+    client.capture(event="viewed")
+    return HttpResponse("captured")
+
+
+async def async_capture(request: HttpRequest) -> HttpResponse:
+    settings.POSTHOG_MW_CLIENT.capture(event="viewed async")
+    return HttpResponse("captured")
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    settings.POSTHOG_MW_CLIENT.capture("probe", "health checked")
+    return HttpResponse("ok")
