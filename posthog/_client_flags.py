@@ -10,6 +10,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional
 
 from ._context_events import _context_id
+from .contexts import _current
+from .exceptions import InvalidTypeError
 from ._validation import require_id, require_mapping, require_str
 from .types import (
     FlagsAndPayloads,
@@ -34,6 +36,11 @@ def check_flag_call(key: Any, distinct_id: Any, groups: Any) -> None:
     if type(key) is not str:
         require_str("key", key)
     if type(distinct_id) is not str:
+        if distinct_id is None and _current.get() is not None:
+            raise InvalidTypeError(
+                "distinct_id is None and the current context has none: pass distinct_id, or call "
+                "identify_context() first (a flag needs a person; events without one are personless)"
+            )
         require_id("distinct_id", distinct_id)
     if groups is not None and type(groups) is not dict:
         require_mapping("groups", groups)

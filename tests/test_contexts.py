@@ -336,8 +336,10 @@ def test_flag_calls_use_the_contexts_id_and_send_its_device(fake_server: FakePos
     bodies = [r.json for r in fake_server.requests_to("/flags")]
     assert [b["distinct_id"] for b in bodies] == ["user-1", "user-1"]
     assert all(b["device_id"] == "device-7" for b in bodies)
-    with pytest.raises(InvalidTypeError):
+    with pytest.raises(InvalidTypeError, match="distinct_id must be"):
         client.get_feature_flag("beta")  # outside a context: 3.x's rule
+    with client.new_context(), pytest.raises(InvalidTypeError, match="identify_context"):
+        client.get_feature_flag("beta")  # a context with nobody in it: the message says what to do
 
 
 def test_async_flag_calls_use_the_contexts_id(fake_server: FakePostHog) -> None:
