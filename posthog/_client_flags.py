@@ -10,9 +10,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional
 
 from ._context_events import _context_id
+from ._validation import require_id, require_mapping, require_str
 from .contexts import _current
 from .exceptions import InvalidTypeError
-from ._validation import require_id, require_mapping, require_str
 from .types import (
     FlagsAndPayloads,
     FlagValue,
