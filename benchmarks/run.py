@@ -43,6 +43,7 @@ from benchmarks._harness import (
 )
 from benchmarks._report import render
 from benchmarks._rows_async import ASYNC_ROWS, async_steps
+from benchmarks._rows_async_app import APP_ROWS, APP_SMOKE_SKIPS, app_steps
 from benchmarks._rows_delivery import DELIVERY_ROWS, delivery_steps
 from benchmarks._rows_delivery import SMOKE_SKIPS as DELIVERY_SMOKE_SKIPS
 from benchmarks._rows_flags import FLAG_ROWS, flag_steps, flags_file
@@ -75,10 +76,11 @@ ALL_ROWS: Final = (
     *DELIVERY_ROWS,
     OUTAGE_V1_ROW,
     *ASYNC_ROWS,
+    *APP_ROWS,
     *FLEET_ROWS,
 )
 #: Rows --smoke leaves out unless named in --rows (the outage rows need seconds of outage).
-SMOKE_SKIPS: Final = DELIVERY_SMOKE_SKIPS | PROTOCOL_SMOKE_SKIPS
+SMOKE_SKIPS: Final = DELIVERY_SMOKE_SKIPS | PROTOCOL_SMOKE_SKIPS | APP_SMOKE_SKIPS
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             *delivery_steps(runner, mode),
             outage_v1_step(runner, mode),
             *async_steps(runner, mode),
+            *app_steps(runner, mode),
             *fleet_steps(runner, mode),
         ]
         with fake_server(max_seconds=3600) as server:

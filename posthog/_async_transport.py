@@ -1,22 +1,22 @@
-"""HTTP to PostHog for :class:`~posthog.AsyncPosthog`: ``httpx.AsyncClient``, one per event loop.
+"""HTTP to PostHog for :class:`~posthog.AsyncPosthog`: one session per event loop (aiohttp, else
+httpx: :mod:`posthog._async_http`).
 
 The same paths, bodies and answer handling as the blocking transport (:mod:`posthog._protocol`).
-Every request is bounded as a whole by its timeout (httpx bounds each phase on its own), so a
-server that accepts and never answers costs the caller at most the timeout.
+Every request is bounded as a whole by its timeout, so a server that accepts and never answers
+costs the caller at most the timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import gzip as _gzip
 import os
 import sys
-import threading
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, Optional
+from typing import Any, Final, Optional
 
+from ._async_http import Answer, Session, new_session, prepare, require_backend
 from ._capture_v1 import (
     CAPTURE_V1_PATH,
     CaptureCompression,
@@ -29,7 +29,6 @@ from ._protocol import (
     AI_BATCH_PATH,
     BATCH_PATH,
     FLAGS_PATH,
-    USER_AGENT,
     api_error,
     batch_body,
     check_flags_answer,
@@ -39,55 +38,10 @@ from ._protocol import (
     remote_config_path,
 )
 
-if TYPE_CHECKING:
-    import httpx
-
-__all__ = ["AsyncTransport", "prepare_tls", "require_httpx"]
+__all__ = ["AsyncTransport", "prepare", "require_backend"]
 
 #: Bodies larger than this are compressed on a worker thread rather than on the event loop.
 _GZIP_INLINE_BYTES: Final = 256 * 1024
-
-
-def require_httpx() -> None:
-    """Import httpx, or say which extra brings it."""
-    try:
-        import httpx  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            "AsyncPosthog needs httpx, which the 'async' extra installs: pip install 'posthog[async]'"
-        ) from exc
-
-
-_tls_lock = threading.Lock()
-_tls: Optional[concurrent.futures.Future[Any]] = None
-_tls_pid = 0
-
-
-def prepare_tls() -> concurrent.futures.Future[Any]:
-    """The process's TLS context for httpx, built once on a short-lived thread.
-
-    Building it (the CA bundle) and importing httpx's transport stack take tens of milliseconds:
-    done on the event loop by the first request, they stalled every other coroutine.
-    """
-    global _tls, _tls_pid
-    with _tls_lock:
-        if _tls is None or _tls_pid != os.getpid():
-            _tls, _tls_pid = concurrent.futures.Future(), os.getpid()
-            threading.Thread(target=_build_tls, args=(_tls,), name="posthog.preload", daemon=True).start()
-        return _tls
-
-
-def _build_tls(done: concurrent.futures.Future[Any]) -> None:
-    context: Any = None
-    try:
-        import httpx
-
-        make = getattr(httpx, "create_ssl_context", None)  # httpx >= 0.28
-        context = make() if make is not None else None
-        httpx.AsyncHTTPTransport(verify=True if context is None else context)  # imports the stack
-    except Exception:  # the first request builds its own, as httpx would
-        context = None
-    done.set_result(context)
 
 
 async def _bounded(coro: Any, timeout: float) -> Any:
@@ -117,58 +71,65 @@ async def _bounded(coro: Any, timeout: float) -> Any:
 
 
 class AsyncTransport:
-    """One async client's HTTP: an ``httpx.AsyncClient`` per running event loop, per process."""
+    """One async client's HTTP: a session per running event loop, per process."""
 
     def __init__(self, host: str, timeout: float = 15) -> None:
         self.host = host.rstrip("/")
         self.timeout = timeout
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Session]
+        self._sessions = weakref.WeakKeyDictionary()
         self._pid = os.getpid()
 
-    async def _client(self) -> httpx.AsyncClient:
-        import httpx
-
+    async def _session(self) -> Session:
         if self._pid != os.getpid():  # a forked child never reuses its parent's connections
-            self._clients = weakref.WeakKeyDictionary()
+            self._sessions = weakref.WeakKeyDictionary()
             self._pid = os.getpid()
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            tls = prepare_tls()
-            context = tls.result() if tls.done() else await asyncio.wrap_future(tls)
-            client = self._clients.get(loop)  # another coroutine may have made it meanwhile
-            if client is None or client.is_closed:
-                client = httpx.AsyncClient(
-                    headers={"User-Agent": USER_AGENT},
-                    timeout=self.timeout,
-                    verify=True if context is None else context,
-                )
-                self._clients[loop] = client
-        return client
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            prepared = prepare()
+            made = prepared.result() if prepared.done() else await asyncio.wrap_future(prepared)
+            session = self._sessions.get(loop)  # another coroutine may have made it meanwhile
+            if session is None or session.closed:
+                session = new_session(made)
+                self._sessions[loop] = session
+        return session
 
     async def aclose(self) -> None:
-        """Close the connections of the running loop's client."""
+        """Close the connections of the running loop's session."""
         loop = asyncio.get_running_loop()
-        client = self._clients.pop(loop, None)
-        if client is not None and self._pid == os.getpid():
-            await client.aclose()
+        session = self._sessions.pop(loop, None)
+        if session is not None and self._pid == os.getpid():
+            await session.aclose()
 
     async def _request(
-        self, method: str, path: str, timeout: Optional[float], **kwargs: Any
-    ) -> httpx.Response:
+        self,
+        method: str,
+        path: str,
+        timeout: Optional[float],
+        *,
+        content: Optional[bytes] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Answer:
         """One request, whatever the answer."""
         limit = self.timeout if timeout is None else timeout
-        client = await self._client()
-        response: httpx.Response = await _bounded(
-            client.request(method, self.host + path, timeout=limit, **kwargs), limit
-        )
-        return response
+        session = await self._session()
+        url = self.host + path
+        call = session.request(method, url, content=content, headers=headers or {}, timeout=limit)
+        answer: Answer = await _bounded(call, limit)
+        return answer
 
-    async def _send(self, method: str, path: str, timeout: Optional[float], **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        timeout: Optional[float],
+        *,
+        content: Optional[bytes] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Answer:
         """One request; answers other than 200 (and 304 to a GET) raise :class:`APIError`."""
-        response = await self._request(method, path, timeout, **kwargs)
+        response = await self._request(method, path, timeout, content=content, headers=headers)
         if response.status_code != 200 and not (method == "GET" and response.status_code == 304):
             raise api_error(
                 response.status_code,
@@ -180,7 +141,7 @@ class AsyncTransport:
 
     async def post(
         self, path: str, body: bytes, *, gzip: bool = False, timeout: Optional[float] = None
-    ) -> httpx.Response:
+    ) -> Answer:
         """POST JSON bytes; answers other than 200 raise :class:`APIError`."""
         headers = {"Content-Type": "application/json"}
         if gzip:

@@ -37,14 +37,17 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def is_network_error(exc: BaseException) -> bool:
-    """A request that failed below HTTP: connection, timeout, protocol (requests or httpx)."""
+    """A request that failed below HTTP: connection, timeout, protocol (requests, httpx or aiohttp)."""
     if isinstance(exc, OSError):
         return True
     requests = sys.modules.get("requests")  # whichever client failed is imported by now
     if requests is not None and isinstance(exc, requests.exceptions.RequestException):
         return True
     httpx = sys.modules.get("httpx")
-    return httpx is not None and isinstance(exc, httpx.TransportError)
+    if httpx is not None and isinstance(exc, httpx.TransportError):
+        return True
+    aiohttp = sys.modules.get("aiohttp")
+    return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
 
 
 def retry_delays() -> Iterator[float]:

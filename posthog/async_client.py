@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from ._async_client_flags import AsyncFlagMethods
 from ._async_dispatcher import AsyncDispatcher
-from ._async_transport import AsyncTransport, prepare_tls, require_httpx
+from ._async_transport import AsyncTransport, prepare, require_backend
 from ._client_base import ClientBase, weak_capture
 from ._client_events import EventResult, check_capture, warn_context
 from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
@@ -46,7 +46,7 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
     # --- parts -----------------------------------------------------------------------------
     def _make_dispatcher(self, **settings: Any) -> AsyncDispatcher:
         if not hasattr(self, "_atransport"):  # the first pipeline; capture_ai's shares them
-            require_httpx()
+            require_backend()
             self._atransport = AsyncTransport(self.host, self.timeout)
             self._deferred: set[asyncio.Task[Any]] = set()
         settings.pop("threads", None)
@@ -70,8 +70,8 @@ class AsyncPosthog(AsyncFlagMethods, ClientBase):
         )
 
     def _warm_up(self) -> None:
-        """Build the TLS context off the event loop, once per process, before the first request."""
-        prepare_tls()
+        """Import the HTTP library and build the TLS context off the event loop, once per process."""
+        prepare()
 
     # --- events ----------------------------------------------------------------------------
     def capture(

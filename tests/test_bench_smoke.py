@@ -32,6 +32,7 @@ ROWS = {
     "backlog_peak_rss_mib",
     "async_route_rps",
     "async_capture_us",
+    "loop_gap_ms",
     "fleet_definitions_per_min_n1",
     "fleet_definitions_per_min_n2",
 }

@@ -17,6 +17,7 @@ import pytest
 
 from posthog import AsyncPosthog
 from posthog._async_transport import _bounded
+from posthog._protocol import USER_AGENT
 from tests.asyncio.conftest import API_KEY, MakeAsync
 from tests.fake_server import FakePostHog
 
@@ -217,11 +218,11 @@ def test_a_forked_child_gets_a_fresh_client(fake_server: FakePostHog) -> None:
     assert names == ["before fork", "in child", "queued at fork"]
 
 
-def test_without_httpx_the_error_names_the_extra() -> None:
+def test_without_aiohttp_or_httpx_the_error_names_the_extra() -> None:
     result = _run_script(
         """
         import sys
-        sys.modules["httpx"] = None  # as if not installed
+        sys.modules["aiohttp"] = sys.modules["httpx"] = None  # as if not installed
         import posthog
         try:
             posthog.AsyncPosthog("phc_x")
@@ -275,3 +276,32 @@ def test_async_client_accepts_the_sync_clients_keywords(fake_server: FakePostHog
     [batch] = fake_server.batches()
     assert batch["historical_migration"] is True
     assert batch["batch"][0]["properties"]["app"] == "x"
+
+
+@pytest.mark.parametrize("library", ["aiohttp", "httpx"])
+def test_either_http_library_sends_events_and_asks_for_flags(fake_server: FakePostHog, library: str) -> None:
+    """aiohttp when installed (the 'async' extra), else httpx: the same wire, the same answers."""
+    fake_server.set_remote_flags({"beta": "variant-b"})
+    blocked = "httpx" if library == "aiohttp" else "aiohttp"
+    result = _run_script(
+        f"""
+        import asyncio, sys
+        sys.modules[{blocked!r}] = None  # as if not installed
+        from posthog import AsyncPosthog
+        from posthog._async_http import backend
+
+        async def main():
+            client = AsyncPosthog({API_KEY!r}, host={fake_server.url!r})
+            print(backend(), await client.get_feature_flag("beta", "ada"))
+            client.capture("ada", "checkout viewed")
+            await client.shutdown(timeout=5)
+            print(sorted(name for name in ("aiohttp", "httpx") if sys.modules.get(name)))
+
+        asyncio.run(main())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == [f"{library} variant-b", f"['{library}']"]
+    assert result.stderr == ""  # nothing logged: no unclosed session, no warning
+    assert [e["event"] for e in fake_server.events()] == ["$feature_flag_called", "checkout viewed"]
+    assert {r.headers["User-Agent"] for r in fake_server.requests} == {USER_AGENT}
