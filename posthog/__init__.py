@@ -24,6 +24,7 @@ from ._facade_flags import (
     get_all_flags_and_payloads,
     get_feature_flag,
     get_feature_flag_payload,
+    get_feature_flag_result,
     get_remote_config_payload,
     load_feature_flags,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "get_all_flags_and_payloads",
     "get_feature_flag",
     "get_feature_flag_payload",
+    "get_feature_flag_result",
     "get_remote_config_payload",
     "get_tags",
     "group_identify",

@@ -14,6 +14,7 @@ from ._validation import require_id, require_mapping, require_str
 from .contexts import _current
 from .exceptions import InvalidTypeError
 from .types import (
+    FeatureFlagResult,
     FlagsAndPayloads,
     FlagValue,
     normalize_flags_response,
@@ -207,6 +208,38 @@ class FlagMethods(FlagAttributes):
             only_evaluate_locally=only_evaluate_locally,
             send_feature_flag_events=send_feature_flag_events,
             disable_geoip=disable_geoip,
+        )
+
+    def get_feature_flag_result(
+        self,
+        key: str,
+        distinct_id: Any = None,
+        *,
+        groups: Optional[Mapping[str, Any]] = None,
+        person_properties: Optional[Mapping[str, Any]] = None,
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        disable_geoip: Optional[bool] = None,
+        device_id: Optional[str] = None,
+    ) -> Optional[FeatureFlagResult]:
+        """The flag's value, variant, payload (decoded from JSON) and reason for this user, from
+        one evaluation (upstream 7.x's result API); ``None`` when undetermined or unknown."""
+        if distinct_id is None:
+            distinct_id = _context_id(None)
+        check_flag_call(key, distinct_id, groups)
+        if self.disabled:
+            return None
+        return self._flags.get_feature_flag_result(
+            key,
+            distinct_id,
+            groups=groups or NO_GROUPS,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            disable_geoip=disable_geoip,
+            device_id=device_id,
         )
 
     def get_all_flags(

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ._default_client import default as _proxy
-from .types import FlagsAndPayloads, FlagValue
+from .types import FeatureFlagResult, FlagsAndPayloads, FlagValue
 
 __all__ = [
     "feature_enabled",
@@ -18,6 +18,7 @@ __all__ = [
     "get_all_flags_and_payloads",
     "get_feature_flag",
     "get_feature_flag_payload",
+    "get_feature_flag_result",
     "get_remote_config_payload",
     "load_feature_flags",
 ]
@@ -110,6 +111,31 @@ def get_feature_flag_payload(
         only_evaluate_locally=only_evaluate_locally,
         send_feature_flag_events=send_feature_flag_events,
         disable_geoip=disable_geoip,
+    )
+
+
+def get_feature_flag_result(
+    key: str,
+    distinct_id: Any = None,
+    groups: Optional[Mapping[str, Any]] = None,
+    person_properties: Optional[Mapping[str, Any]] = None,
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    only_evaluate_locally: bool = False,
+    send_feature_flag_events: bool = True,
+    disable_geoip: Optional[bool] = None,
+    device_id: Optional[str] = None,
+) -> Optional[FeatureFlagResult]:
+    """The flag's value, variant, decoded payload and reason for this user, or ``None``."""
+    return _proxy().get_feature_flag_result(
+        key,
+        distinct_id,
+        groups=groups,
+        person_properties=person_properties,
+        group_properties=group_properties,
+        only_evaluate_locally=only_evaluate_locally,
+        send_feature_flag_events=send_feature_flag_events,
+        disable_geoip=disable_geoip,
+        device_id=device_id,
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Optional, TypedDict, Union
 
 __all__ = [
     "FeatureFlag",
+    "FeatureFlagResult",
     "FlagMetadata",
     "FlagReason",
     "FlagValue",
@@ -107,6 +109,59 @@ class FeatureFlag:
             reason=None,
             metadata=LegacyFlagMetadata(payload=payload if payload else None),
         )
+
+
+def decode_payload(payload: Any) -> Any:
+    """A stored payload decoded from JSON (a non-string one as is; ``None`` if it is not JSON)."""
+    if not isinstance(payload, str):
+        return payload
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class FeatureFlagResult:
+    """A flag's evaluation for one user (upstream 7.x's result type): whether it is enabled, its
+    variant, its payload (decoded from JSON) and, when the server decided, its reason."""
+
+    key: str
+    enabled: bool
+    variant: Optional[str]
+    payload: Optional[Any]
+    reason: Optional[str]
+
+    def get_value(self) -> FlagValue:
+        """The variant if there is one, else whether the flag is enabled."""
+        return self.variant if self.variant is not None else self.enabled
+
+    @classmethod
+    def from_value_and_payload(
+        cls, key: str, value: Optional[FlagValue], payload: Any, reason: Optional[str] = None
+    ) -> Optional[FeatureFlagResult]:
+        """The result for a flag value (``None`` for an unknown one) and its stored payload."""
+        if value is None:
+            return None
+        is_variant = isinstance(value, str)
+        return cls(
+            key=key,
+            enabled=True if is_variant else bool(value),
+            variant=value if is_variant else None,  # type: ignore[arg-type]
+            payload=decode_payload(payload),
+            reason=reason,
+        )
+
+    @classmethod
+    def from_flag_details(
+        cls, details: Optional[FeatureFlag], override_match_value: Optional[FlagValue] = None
+    ) -> Optional[FeatureFlagResult]:
+        """The result for a server-evaluated flag; ``override_match_value`` replaces its value."""
+        if details is None:
+            return None
+        value = details.get_value() if override_match_value is None else override_match_value
+        reason = details.reason.description if details.reason is not None else None
+        return cls.from_value_and_payload(details.key, value, details.metadata.payload, reason)
 
 
 class FlagsResponse(TypedDict, total=False):

@@ -199,6 +199,7 @@ EXPECTED_ALL = {
     "get_all_flags_and_payloads",
     "get_feature_flag",
     "get_feature_flag_payload",
+    "get_feature_flag_result",
     "get_remote_config_payload",
     "group_identify",
     "identify",

@@ -15,13 +15,22 @@ from typing import Any, Optional
 
 from .._async_transport import AsyncTransport
 from ..request import Transport
-from ..types import FlagsAndPayloads, FlagsResponse, FlagValue, normalize_flags_response
+from ..types import FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, normalize_flags_response
 from .async_source import AsyncDefinitionSource
 from .cache import PathLike
 from .enrichment import flag_properties
 from .evaluation import augment_properties
 from .local import local_flag, local_flags, local_payload
-from .remote import NO_ANSWER, RETRY_PAUSE, RemoteFlag, flag_answer, merge_answer, retry_budget
+from .remote import (
+    NO_ANSWER,
+    RETRY_PAUSE,
+    RemoteFlag,
+    flag_answer,
+    flag_result,
+    listed_only,
+    merge_answer,
+    retry_budget,
+)
 from .resolver import FlagResolver
 from .settings import Emit, FlagSettings
 
@@ -134,6 +143,32 @@ class AsyncFlagResolver(FlagResolver):
         return self.finish_payload(
             key, distinct_id, local, answer, groups, disable_geoip, send_feature_flag_events
         )
+
+    async def aget_feature_flag_result(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        send_feature_flag_events: bool,
+        disable_geoip: Optional[bool],
+        device_id: Optional[str] = None,
+    ) -> Optional[FeatureFlagResult]:
+        """The blocking resolver's ``get_feature_flag_result``, awaiting the server."""
+        person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+        snapshot = await self.source.acurrent()
+        local = local_payload(snapshot, key, distinct_id, None, groups, person, group)
+        answer = NO_ANSWER
+        if not local[2] and self.may_ask(only_evaluate_locally):
+            body = self.flags_body(distinct_id, groups, person, group, disable_geoip, [key], device_id)
+            answer = listed_only(await self._aremote_flag(key, body))
+        payload = self.finish_payload(
+            key, distinct_id, local, answer, groups, disable_geoip, send_feature_flag_events, decoded=True
+        )
+        return flag_result(key, local, answer, payload)
 
     async def aget_all_flags_and_payloads(
         self,

@@ -10,7 +10,7 @@ from .._retry import is_network_error
 from ..contexts import current as current_context
 from ..exceptions import APIError
 from ..request import Transport
-from ..types import FeatureFlag, FlagsResponse, FlagValue, normalize_flags_response
+from ..types import FeatureFlag, FeatureFlagResult, FlagsResponse, FlagValue, normalize_flags_response
 
 __all__ = [
     "NO_ANSWER",
@@ -93,6 +93,25 @@ def flag_answer(key: str, response: FlagsResponse) -> RemoteFlag:
         return RemoteFlag(remote_flag.get_value(), remote_flag, request_id)
     # Absent from a good answer means off; absent because the server failed means unknown.
     return RemoteFlag(None if response.get("errorsWhileComputingFlags") else False, None, request_id)
+
+
+def listed_only(answer: RemoteFlag) -> RemoteFlag:
+    """``answer`` where a flag the server did not list is unknown (the result API's rule: a
+    flag that does not exist is not "off"), not off (3.x's ``get_feature_flag``)."""
+    if answer.flag is None and answer.value is not None:
+        return RemoteFlag(None, None, answer.request_id)
+    return answer
+
+
+def flag_result(
+    key: str, local: tuple[Optional[FlagValue], Any, bool], answer: RemoteFlag, payload: Any
+) -> Optional[FeatureFlagResult]:
+    """The :class:`FeatureFlagResult` of a flag call: decided locally (no reason), or by the
+    server (its reason), or ``None``."""
+    value = answer.value if answer.value is not None else local[0]
+    flag = answer.flag
+    reason = flag.reason.description if flag is not None and flag.reason is not None else None
+    return FeatureFlagResult.from_value_and_payload(key, value, payload, reason)
 
 
 def merge_answer(values: dict[str, FlagValue], payloads: dict[str, Any], response: FlagsResponse) -> None:

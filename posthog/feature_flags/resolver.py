@@ -12,14 +12,23 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from ..request import Transport
-from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from ..types import FeatureFlag, FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, decode_payload
 from .cache import PathLike
 from .called_events import CalledEvents, called_properties
 from .enrichment import EnrichmentCache, flag_properties
 from .evaluation import augment_properties
 from .fleet import SharedDefinitions
 from .local import local_flag, local_flags, local_payload
-from .remote import NO_ANSWER, RemoteFlag, build_flags_body, fetch_flags, flag_answer, merge_answer
+from .remote import (
+    NO_ANSWER,
+    RemoteFlag,
+    build_flags_body,
+    fetch_flags,
+    flag_answer,
+    flag_result,
+    listed_only,
+    merge_answer,
+)
 from .settings import Emit, FlagSettings
 from .source import DefinitionSource
 
@@ -101,10 +110,14 @@ class FlagResolver:
         group: Optional[Mapping[str, Any]],
         disable_geoip: Optional[bool],
         flag_keys: Optional[list[str]] = None,
+        device_id: Optional[str] = None,
     ) -> dict[str, Any]:
         """The ``/flags`` request body for this context."""
         geoip = self.settings.disable_geoip if disable_geoip is None else disable_geoip
-        return build_flags_body(distinct_id, groups, person, group, bool(geoip), flag_keys)
+        body = build_flags_body(distinct_id, groups, person, group, bool(geoip), flag_keys)
+        if device_id is not None:
+            body["device_id"] = device_id
+        return body
 
     def _fetch(self, body: Mapping[str, Any]) -> FlagsResponse:
         settings = self.settings
@@ -176,6 +189,31 @@ class FlagResolver:
             key, distinct_id, local, answer, groups, disable_geoip, send_feature_flag_events
         )
 
+    def get_feature_flag_result(
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        send_feature_flag_events: bool,
+        disable_geoip: Optional[bool],
+        device_id: Optional[str] = None,
+    ) -> Optional[FeatureFlagResult]:
+        """The flag's value, payload and reason in one evaluation (one ``$feature_flag_called``)."""
+        person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
+        local = local_payload(self.source.current(), key, distinct_id, None, groups, person, group)
+        answer = NO_ANSWER
+        if not local[2] and self.may_ask(only_evaluate_locally):
+            body = self.flags_body(distinct_id, groups, person, group, disable_geoip, [key], device_id)
+            answer = listed_only(self._remote_flag(key, body))
+        payload = self.finish_payload(
+            key, distinct_id, local, answer, groups, disable_geoip, send_feature_flag_events, decoded=True
+        )
+        return flag_result(key, local, answer, payload)
+
     def finish_payload(
         self,
         key: str,
@@ -185,9 +223,11 @@ class FlagResolver:
         groups: Mapping[str, Any],
         disable_geoip: Optional[bool],
         send_feature_flag_events: bool,
+        decoded: bool = False,
     ) -> Any:
-        """The payload after the server's answer (if asked), reporting the call; ``local`` is
-        what :func:`local_payload` returned."""
+        """The payload after the server's answer (if asked), reporting the call (with the payload
+        decoded from JSON when ``decoded``, as the result API reports it); ``local`` is what
+        :func:`local_payload` returned."""
         value, payload, locally = local
         if answer.value is not None:
             value = answer.value
@@ -203,7 +243,7 @@ class FlagResolver:
                 disable_geoip,
                 remote_flag=answer.flag,
                 request_id=answer.request_id,
-                payload=payload,
+                payload=decode_payload(payload) if decoded else payload,
             )
         return payload
 

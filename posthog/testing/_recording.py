@@ -10,7 +10,7 @@ from typing import Any, Final, Optional, Union
 from .._client_base import weak_capture
 from ..client import Client, Posthog
 from ..feature_flags.resolver import FlagResolver
-from ..types import FeatureFlag, FlagsAndPayloads, FlagsResponse, FlagValue
+from ..types import FeatureFlag, FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, decode_payload
 from ._flags import DefinitionsSource, FlagOverrides, load_definitions
 
 __all__ = ["RecordingClient"]
@@ -107,6 +107,38 @@ class _RecordingFlags(FlagResolver):
                 key, distinct_id, override.value, True, groups, disable_geoip, payload=payload
             )
         return payload
+
+    def get_feature_flag_result(  # noqa: PLR0913 - the FlagResolver signature it overrides
+        self,
+        key: str,
+        distinct_id: Any,
+        *,
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        send_feature_flag_events: bool,
+        disable_geoip: Optional[bool],
+        device_id: Optional[str] = None,
+    ) -> Optional[FeatureFlagResult]:
+        override = self.overrides.lookup(distinct_id, key)
+        if override is None:
+            return super().get_feature_flag_result(
+                key,
+                distinct_id,
+                groups=groups,
+                person_properties=person_properties,
+                group_properties=group_properties,
+                only_evaluate_locally=only_evaluate_locally,
+                send_feature_flag_events=send_feature_flag_events,
+                disable_geoip=disable_geoip,
+            )
+        payload = decode_payload(override.payload)
+        if send_feature_flag_events:
+            self._report_called(
+                key, distinct_id, override.value, True, groups, disable_geoip, payload=payload
+            )
+        return FeatureFlagResult.from_value_and_payload(key, override.value, payload)
 
     def get_all_flags_and_payloads(
         self,
