@@ -16,7 +16,7 @@ WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install test test-latest lint format typecheck pytest redis-server bench bench-quick demo \
-	ref-venv lock clean
+	ref-venv v7-venv compare-flags lock clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,6 +33,12 @@ $(STAMP): $(PY) setup.py pyproject.toml $(LOCK)
 	$(PY) -m pip install -q $(PIN) pip setuptools
 	@# PYTHONWARNINGS: setuptools' note about editable installs is not for our users to read.
 	PYTHONWARNINGS=ignore $(PY) -m pip install -q $(PIN) --no-build-isolation -e '.[test]'
+	@# PostHog's own OpenFeature provider, run on this package by tests/test_openfeature_official.py:
+	@# it declares posthog>=7 (this drop-in keeps 3.x's version), hence --no-deps, and Python >= 3.10.
+	@if [ "$(PY_MINOR)" != 3.9 ]; then \
+		echo "$(PY) -m pip install -q $(PIN) --no-deps openfeature-provider-posthog==0.1.125"; \
+		$(PY) -m pip install -q $(PIN) --no-deps openfeature-provider-posthog==0.1.125; \
+	fi
 	@touch $(STAMP)
 
 venv: $(PY) ## Create the virtualenv (.venv)
@@ -98,6 +104,23 @@ $(REF_STAMP): $(REF_PY) constraints/ref.txt
 
 ref-venv: $(REF_PY) $(REF_STAMP) ## Create .venv-ref with the reference posthog==3.25.0 (and its LLM SDKs)
 
+V7_VENV := .venv-v7
+V7_STAMP := $(V7_VENV)/.installed
+
+# Upstream posthog 7.x in its own virtualenv: the black-box oracle of benchmarks/compare_flags_v7.py.
+$(V7_STAMP): constraints/v7.txt
+	$(PYTHON) -m venv $(V7_VENV)
+	$(V7_VENV)/bin/python -m pip install -q --constraint constraints/v7.txt pip
+	$(V7_VENV)/bin/python -m pip install -q --constraint constraints/v7.txt 'posthog==7.91.1'
+	@touch $(V7_STAMP)
+
+v7-venv: $(V7_STAMP) ## Create .venv-v7 with upstream posthog 7.91.1 (the three-way flag check's oracle)
+
+compare-flags: install ref-venv v7-venv ## Three-way differential check of local flags: ours, 3.25.0, 7.x
+	$(PY) benchmarks/compare_flags_v7.py --n 2000 --seed 1
+	$(PY) benchmarks/compare_flags_v7.py --n 2000 --seed 2
+	$(PY) benchmarks/compare_flags_v7.py --n 2000 --seed 3
+
 bench: install ref-venv redis-server ## Side-by-side benchmarks against posthog 3.25.0
 	$(PY) -m benchmarks.run
 
@@ -105,4 +128,4 @@ bench-quick: install ref-venv redis-server ## The benchmarks in --quick mode
 	$(PY) -m benchmarks.run --quick
 
 clean: ## Remove virtualenvs and caches
-	rm -rf $(VENV) $(REF_VENV) .venv-latest .venv-py3.* .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(REF_VENV) $(V7_VENV) .venv-latest .venv-py3.* .mypy_cache .ruff_cache build dist *.egg-info

@@ -48,6 +48,7 @@ setup(
         "redis": ["redis>=4.5"],
         "zstd": ["zstandard>=0.23.0"],
         "br": ["brotli>=1.0"],
+        "openfeature": ["openfeature-sdk>=0.8"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2",
@@ -72,6 +73,7 @@ setup(
             "redis>=4.5",
             "zstandard>=0.23",
             "brotli>=1.0",
+            "openfeature-sdk>=0.8",
         ],
     },
     classifiers=[

@@ -30,6 +30,10 @@ for version in "${versions[@]}"; do
 	"$python" -m venv "$tmp/venv"
 	"$tmp/venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
 	"$tmp/venv/bin/python" -m pip install -q --upgrade -e '.[test]'
+	# PostHog's OpenFeature provider, as the Makefile installs it (no deps: it declares posthog>=7).
+	if [ "$version" != 3.9 ]; then
+		"$tmp/venv/bin/python" -m pip install -q --no-deps openfeature-provider-posthog==0.1.125
+	fi
 	freeze "$tmp/venv" "$here/test-py$version.txt" "make test's packages (pip constraints file)"
 	if [ "$version" = 3.11 ]; then
 		"$python" -m venv "$tmp/ref"
