@@ -59,6 +59,7 @@ typecheck: install ## mypy --strict on posthog/ and the typing checks
 
 pytest: install redis-server ## Run the test suite only (with posthog==3.25.0 beside it for the parity tests)
 	-@$(MAKE) --no-print-directory ref-venv || echo "reference venv unavailable: parity tests will be skipped"
+	-@$(MAKE) --no-print-directory v7-venv || echo "posthog 7.x venv unavailable: the three-way flag check will be skipped"
 	$(PY) -m pytest -q -n $(WORKERS) -m 'not serial'
 	$(PY) -m pytest -q -m serial
 

@@ -106,6 +106,8 @@ class FlagDefinition:
     error: Optional[str] = None  # raised right after the active check
     conditions_error: Optional[str] = None  # raised when the conditions are about to be evaluated
     variants_error: Optional[str] = None  # raised when a variant has to be picked by hash
+    #: the conditions in the order received (the 7.x pass does not move variant overrides first)
+    conditions_received: tuple[Condition, ...] = field(default=(), compare=False, repr=False)
     #: decided by its conditions alone (active, no known error, no continuity)
     plain: bool = field(default=False, compare=False, repr=False)
     #: a plain person flag
@@ -331,6 +333,7 @@ def _parse_flag(key: str, raw: Mapping[str, Any]) -> FlagDefinition:
     return FlagDefinition(
         **common,
         conditions=tuple(conditions[i] for i in order),
+        conditions_received=tuple(conditions),
         variants=variants,
         variant_keys=frozenset(k for k in valid_keys if isinstance(k, Hashable)),
         variants_error=variants_error,

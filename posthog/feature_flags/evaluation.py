@@ -22,6 +22,7 @@ from .definitions import (
     PropertyGroup,
 )
 from .hashing import hash_bucket
+from .newer import evaluate_newer
 from .properties import MATCHERS, Undecided, match_cohort, match_leaves
 
 if TYPE_CHECKING:
@@ -103,9 +104,10 @@ def evaluate_flag(
 
     The properties must already be augmented (``augment_properties``).
     """
-    # Continuity is checked before "active": even an inactive continuity flag goes remote.
+    error: Optional[Exception] = None
     if flag.ensure_experience_continuity:
-        return _CONTINUITY
+        # 3.25.0 asks the server; 7.x first checks "active", so an inactive one is off.
+        return _CONTINUITY if flag.active else False
     if not flag.active:
         return False
     try:
@@ -131,13 +133,21 @@ def evaluate_flag(
                 flag, groups[group_name], _NO_PROPERTIES if properties is None else properties, None
             )
     except MalformedDefinitionError as exc:
-        return Inconclusive(f"malformed definition: {exc}")
+        inconclusive = Inconclusive(f"malformed definition: {exc}")
     except Exception as exc:  # boundary: evaluation must never raise into the caller
-        _log_once(logging.ERROR, flag.key, "error while computing the flag locally: %r", exc)
-        return Inconclusive(f"{type(exc).__name__}: {exc}")
-    if type(result) is Undecided:
-        return _FROM_UNDECIDED[result._name_]
-    return result  # type: ignore[return-value]
+        error = exc
+        inconclusive = Inconclusive(f"{type(exc).__name__}: {exc}")
+    else:
+        if type(result) is not Undecided:
+            return result  # type: ignore[return-value]
+        inconclusive = _FROM_UNDECIDED[result._name_]
+    # 3.25.0 cannot decide: 7.x may (the server would give that answer, a round trip later).
+    newer = evaluate_newer(flag, definitions, distinct_id, groups, person_properties, group_properties)
+    if newer is not None:
+        return newer
+    if error is not None:
+        _log_once(logging.ERROR, flag.key, "error while computing the flag locally: %r", error)
+    return inconclusive
 
 
 def match_conditions(

@@ -11,7 +11,7 @@ import logging
 import operator as _op
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum
 from types import MappingProxyType
@@ -61,6 +61,22 @@ class Operator(IntEnum):
     IS_DATE_BEFORE = 12
     IS_DATE_AFTER = 13
     UNKNOWN = 14
+    # Added by later releases: 3.25.0 does not know them (inconclusive, as UNKNOWN); they are
+    # decided by the 7.x pass (:mod:`.newer`) when 3.25.0's evaluation is inconclusive.
+    SEMVER_EQ = 15
+    SEMVER_NEQ = 16
+    SEMVER_GT = 17
+    SEMVER_GTE = 18
+    SEMVER_LT = 19
+    SEMVER_LTE = 20
+    SEMVER_TILDE = 21
+    SEMVER_CARET = 22
+    SEMVER_WILDCARD = 23
+    STARTS_WITH = 24
+    ENDS_WITH = 25
+    NOT_STARTS_WITH = 26
+    NOT_ENDS_WITH = 27
+    FLAG_EVALUATES_TO = 28
 
 
 _OPERATORS: Final[Mapping[str, Operator]] = MappingProxyType(
@@ -90,6 +106,8 @@ class PropertyFilter:
     relative: Optional[tuple[int, str]] = None
     negation: bool = False  # only meaningful inside cohort definitions (flags.md §5)
     error: Optional[str] = None  # raised once the key is present and the value not None
+    is_flag: bool = False  # a flag dependency ("type": "flag"), for the 7.x pass
+    chain: Optional[tuple[Any, ...]] = None  # its dependency_chain (None: no such field)
 
 
 @dataclass(frozen=True)
@@ -120,18 +138,23 @@ class PropertyGroup:
     groups: tuple[PropertyGroup, ...] = ()
     leaves: tuple[Leaf, ...] = ()
     error: Optional[str] = None
+    #: its "type" is neither "AND" nor "OR" (3.25.0 reads it as OR; 7.x leaves it undecided)
+    kind_error: bool = False
 
 
 _ALWAYS_TRUE: Final = PropertyGroup()
+#: ``null`` or ``{}``: 3.25.0 matches everyone, 7.x cannot tell (no "type")
+_EMPTY: Final = PropertyGroup(kind_error=True)
 
 
 def parse_property_group(raw: object) -> PropertyGroup:
     """Parse a cohort property group (flags.md §5)."""
     if not raw:
-        return _ALWAYS_TRUE
+        return _EMPTY
     if not isinstance(raw, dict):
         return PropertyGroup(error=f"property group is a {type(raw).__name__}, not an object")
     is_and = raw.get("type") == "AND"
+    kind_error = raw.get("type") not in ("AND", "OR")
     values = raw.get("values")
     if not values:
         return _ALWAYS_TRUE
@@ -146,11 +169,12 @@ def parse_property_group(raw: object) -> PropertyGroup:
         if len(values) == 1:
             # AND or OR of one group is that group, whatever it gives (true, false, undecided,
             # or an error): one level less to walk on every evaluation.
-            return parse_property_group(values[0])
-        return PropertyGroup(
-            is_and=is_and, nested=True, groups=tuple(parse_property_group(v) for v in values)
-        )
-    return PropertyGroup(is_and=is_and, leaves=tuple(parse_leaf(v, in_cohort=True) for v in values))
+            only = parse_property_group(values[0])
+            return replace(only, kind_error=True) if kind_error and not only.kind_error else only
+        groups = tuple(parse_property_group(v) for v in values)
+        return PropertyGroup(is_and=is_and, nested=True, groups=groups, kind_error=kind_error)
+    leaves = tuple(parse_leaf(v, in_cohort=True) for v in values)
+    return PropertyGroup(is_and=is_and, leaves=leaves, kind_error=kind_error)
 
 
 def parse_leaf(raw: object, *, in_cohort: bool) -> Leaf:
@@ -160,7 +184,11 @@ def parse_leaf(raw: object, *, in_cohort: bool) -> Leaf:
     negation = bool(raw.get("negation", False)) if in_cohort else False
     if raw.get("type") == "cohort":
         return CohortFilter(str(raw.get("value")), negation)
-    return parse_property_filter(raw, negation=negation)
+    parsed = parse_property_filter(raw, negation=negation)
+    if raw.get("type") == "flag" and isinstance(parsed, PropertyFilter):
+        chain = raw.get("dependency_chain")
+        return replace(parsed, is_flag=True, chain=tuple(chain) if isinstance(chain, list) else None)
+    return parsed
 
 
 def parse_property_filter(

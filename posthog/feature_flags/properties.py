@@ -231,6 +231,7 @@ _MATCHERS: Final[tuple[Callable[[PropertyFilter, Any], Match], ...]] = (
     _date_before,
     _date_after,
     _unknown,
+    *(_unknown for op in Operator if op > Operator.UNKNOWN),  # 7.x's: unknown to 3.25.0
 )
 assert len(_MATCHERS) == len(Operator)
 #: The operator functions, indexed by Operator value (for evaluation's inlined single filter).

@@ -175,18 +175,20 @@ def test_cycle_aborts_the_flag_like_3x_even_if_a_later_condition_matches() -> No
     assert isinstance(evaluate(flag, cohorts=cohorts), Inconclusive)
 
 
-def test_cohort_filter_on_group_flag_is_inconclusive() -> None:
-    # flags.md §3 step 3: group flags evaluate with no cohorts.
+def test_cohort_filter_on_group_flag_is_decided_on_the_groups_properties_as_7x_does() -> None:
+    # flags.md §3 step 3: 3.25.0 evaluates group flags with no cohorts (inconclusive); 7.x reads
+    # the cohort with the group's properties, and where 3.25.0 gives up, 7.x's answer is ours.
     flag = FlagBuilder("group-cohort").group(0).condition([cohort(1)]).build()
-    result = evaluate(
-        flag,
-        groups={"company": "acme"},
-        group_properties={"company": {"a": "1"}},
-        group_type_mapping={"0": "company"},
-        cohorts={"1": property_group("AND", prop("a", "1"))},
-    )
+    options: dict[str, Any] = {
+        "groups": {"company": "acme"},
+        "group_type_mapping": {"0": "company"},
+        "cohorts": {"1": property_group("AND", prop("a", "1"))},
+    }
+    assert evaluate(flag, group_properties={"company": {"a": "1"}}, **options) is True
+    assert evaluate(flag, group_properties={"company": {"a": "2"}}, **options) is False
+    result = evaluate(flag, group_properties={"company": {}}, **options)
     assert isinstance(result, Inconclusive)
-    assert "group flags" in result.reason
+    assert "group flags" in result.reason  # neither decides: 3.25.0's reason stays
 
 
 def test_condition_level_negation_is_ignored() -> None:

@@ -63,9 +63,10 @@ def test_augmented_distinct_id_can_be_filtered_on() -> None:
 # --- §3 steps 1-4 --------------------------------------------------------------------------------
 
 
-def test_continuity_is_inconclusive_even_when_inactive() -> None:
-    # flags.md §3 step 1: checked before `active`.
-    assert value_of(FlagBuilder("c").continuity().inactive().condition().build()) == UNDECIDED
+def test_continuity_is_inconclusive_unless_inactive() -> None:
+    # flags.md §3 step 1: 3.25.0 checks it before `active` and asks the server; 7.x checks
+    # `active` first, so an inactive flag is off (issue 24: where 3.x gives up, 7.x's answer).
+    assert value_of(FlagBuilder("c").continuity().inactive().condition().build()) is False
     assert value_of(FlagBuilder("c").continuity().condition().build()) == UNDECIDED
 
 
@@ -136,7 +137,7 @@ def test_group_key_is_a_property_of_group_flags() -> None:
         ([([], 0)], {}, False),
         ([([], 100)], {}, True),
         ([([prop("a", "x")], None)], {"a": "x"}, True),
-        ([([prop("missing", 1), prop("a", "no")], 100)], {"a": "x"}, UNDECIDED),
+        ([([prop("missing", 1), prop("a", "no")], 100)], {"a": "x"}, False),
         ([([prop("a", "no"), prop("missing", 1)], 100)], {"a": "x"}, False),
         ([([prop("missing", 1)], 100), ([prop("a", "x")], 100)], {"a": "x"}, True),
         ([([prop("missing", 1)], 100), ([prop("a", "no")], 100)], {"a": "x"}, UNDECIDED),
@@ -148,7 +149,7 @@ def test_group_key_is_a_property_of_group_flags() -> None:
         "§2 rollout 0 fails",
         "§2 rollout 100 passes",
         "§3 properties then null rollout",
-        "§3 order: inconclusive first aborts the condition",
+        "§3 order: 3.x gives up at an inconclusive filter; 7.x sees the later one fail",
         "§3 order: false first is a non-match",
         "§3 inconclusive remembered, later match wins",
         "§3 inconclusive remembered, nothing matches",
@@ -172,21 +173,27 @@ def test_rollout_compares_hash_with_percentage() -> None:
     assert value_of(FlagBuilder("beta-feature").condition(rollout=65.36).build(), "user-123") is True
 
 
-def test_incomparable_property_aborts_the_whole_flag_as_3x_does() -> None:
-    # flags.md §7: a TypeError is handled like inconclusive, for the flag, not the condition.
+def test_incomparable_property_3x_gives_up_on_the_flag_and_7x_decides() -> None:
+    # flags.md §7: 3.25.0 handles the TypeError like inconclusive, for the whole flag; 7.x
+    # compares numbers only (a list is no number: no match), so the next condition decides.
     flag = FlagBuilder("t").condition([prop("a", 10, "gt")]).condition().build()
-    result = evaluate(flag, person_properties={"a": [1]})
-    assert isinstance(result, Inconclusive)
-    assert "TypeError" in result.reason
+    assert evaluate(flag, person_properties={"a": [1]}) is True
+    assert evaluate(flag, person_properties={"a": 11}) is True
 
 
-def test_unexpected_errors_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    flag = FlagBuilder("logged-once-flag").condition([prop("a", 10, "gt")]).build()
+def test_unexpected_errors_are_logged_once_when_nothing_decides(caplog: pytest.LogCaptureFixture) -> None:
+    # `gt` on a dict: a TypeError for 3.25.0; 7.x sees no match there, and nothing decides the
+    # second condition (its property is not given).
+    flag = FlagBuilder("logged-once-flag").condition([prop("a", 10, "gt")]).condition([prop("b", 1)]).build()
     with caplog.at_level(logging.ERROR, logger="posthog"):
         for _ in range(3):
             assert isinstance(evaluate(flag, person_properties={"a": {"b": 1}}), Inconclusive)
     errors = [r for r in caplog.records if "logged-once-flag" in r.getMessage()]
     assert len(errors) == 1
+    decided = FlagBuilder("decided-flag").condition([prop("a", 10, "gt")]).build()
+    with caplog.at_level(logging.ERROR, logger="posthog"):
+        assert evaluate(decided, person_properties={"a": {"b": 1}}) is False  # 7.x decides: no log
+    assert not [r for r in caplog.records if "decided-flag" in r.getMessage()]
 
 
 # --- variants and overrides ------------------------------------------------------------------------

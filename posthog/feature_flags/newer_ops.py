@@ -1,0 +1,183 @@
+"""How upstream 7.x matches the operators 3.25.0 also knows, where the two differ.
+
+Used only by the 7.x pass (:mod:`.newer`), for flags 3.25.0 cannot decide locally. Learnt from
+7.x's answers (black box, ``benchmarks/compare_flags_v7.py``):
+
+- a property value is compared as text in its JSON spelling (``true``, ``null``, ``["a"]``),
+  lower-cased (3.25.0 case-folds: ``straße`` equals ``STRASSE`` there, not in 7.x);
+- ``exact`` / ``is_not`` with a boolean operand (``true``, ``"False"``, a one-element list of
+  one) compare truth: only ``true`` is true;
+- ``gt`` / ``gte`` / ``lt`` / ``lte`` compare numbers only: an operand that is not a plain finite
+  number leaves the filter undecided, a property value that is not one does not match.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from typing import Any, Final, Optional
+
+from .dates import parse_date_text, parse_relative_date
+from .filters import Operator, PropertyFilter
+from .properties import relative_date
+
+__all__ = ["match_date", "match_old_operator"]
+
+_NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_TRUTH: Final = frozenset({"true", "false"})
+
+
+class _NoText(Exception):
+    """A value JSON cannot spell (a datetime, a set): 7.x leaves the filter undecided."""
+
+
+def _text(value: Any) -> str:
+    """The JSON spelling of a non-string value (``True`` → ``true``, ``None`` → ``null``)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise _NoText from exc
+
+
+_UNSUPPORTED_GROUP: Final = re.compile(r"\(\?[^:]")  # inline flags, lookarounds, named groups
+
+
+@lru_cache(maxsize=1024)
+def _pattern(text: str) -> tuple[bool, Optional[re.Pattern[str]]]:
+    """``(usable, compiled)``: 7.x refuses (undecided) inline flags, lookarounds, named groups
+    and what Python warns about; an invalid pattern matches nothing."""
+    if _UNSUPPORTED_GROUP.search(text):
+        return False, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            return True, re.compile(text)
+        except re.error:
+            return True, None
+        except Warning:
+            return False, None
+
+
+def _number(value: Any) -> Optional[float]:
+    """A plain finite number, or None (booleans, ``inf``, ``1_0``, `` 10 `` are not)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        number = float(value)
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _truth(value: Any) -> bool:
+    """How 7.x reads a value as a boolean: ``true`` (any case) is true, a list is true when all
+    its items are (an empty one too), anything else is false."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.lower() == "true"
+    if isinstance(value, list):
+        return all(_truth(item) for item in value)
+    return False
+
+
+def _exact(operand: Any, value: Any) -> bool:
+    if isinstance(operand, list) and len(operand) == 1:
+        operand = operand[0]
+    if operand == [] or isinstance(operand, bool) or (isinstance(operand, str) and operand.lower() in _TRUTH):
+        return _truth(value) is _truth(operand)
+    text = _text(value).lower()
+    if isinstance(operand, list):
+        return any(text == _text(choice).lower() for choice in operand)
+    return text == _text(operand).lower()
+
+
+def _compare(operator: Operator, operand: Any, value: Any) -> Optional[bool]:
+    wanted = _number(operand)
+    if wanted is None:
+        return None
+    number = _number(value)
+    if number is None:
+        return False
+    if operator is Operator.GT:
+        return number > wanted
+    if operator is Operator.GTE:
+        return number >= wanted
+    if operator is Operator.LT:
+        return number < wanted
+    return number <= wanted
+
+
+def match_old_operator(leaf: PropertyFilter, value: Any) -> Optional[bool]:
+    """7.x's answer for one of 3.25.0's text and number operators (``value`` is given, maybe
+    None), or None when 7.x leaves the filter undecided."""
+    try:
+        return _match(leaf, value)
+    except _NoText:
+        return None
+
+
+def _match(leaf: PropertyFilter, value: Any) -> Optional[bool]:
+    operator = leaf.operator
+    if operator is Operator.EXACT:
+        return _exact(leaf.value, value)
+    if operator is Operator.IS_NOT:
+        return not _exact(leaf.value, value)
+    if operator is Operator.ICONTAINS:
+        return _text(leaf.value).lower() in _text(value).lower()
+    if operator is Operator.NOT_ICONTAINS:
+        return _text(leaf.value).lower() not in _text(value).lower()
+    if operator in (Operator.REGEX, Operator.NOT_REGEX):
+        usable, pattern = _pattern(str(leaf.value))
+        if not usable:
+            return None
+        if pattern is None:
+            return False
+        found = pattern.search(_text(value)) is not None
+        return found if operator is Operator.REGEX else not found
+    return _compare(operator, leaf.value, value)
+
+
+def _date_text(text: str) -> Optional[datetime]:
+    """A date as 7.x reads it: ISO 8601 as Python 3.11's ``fromisoformat`` takes it (a bare year,
+    as dateutil reads it); naive means UTC. None when it is not one."""
+    text = text.strip()
+    if len(text) == 4 and text.isdigit() and text.isascii():
+        return parse_date_text(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def match_date(leaf: PropertyFilter, value: Any) -> Optional[bool]:
+    """``is_date_before`` / ``is_date_after`` as 7.x decides them (None: undecided)."""
+    text = str(leaf.value)
+    relative = parse_relative_date(text)
+    operand = relative_date(*relative) if relative is not None else _date_text(text)
+    if operand is None:
+        return None
+    before = leaf.operator is Operator.IS_DATE_BEFORE
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    elif isinstance(value, date):
+        day = operand.date()
+        return value < day if before else value > day
+    elif isinstance(value, str):
+        parsed = _date_text(value)
+        if parsed is None:
+            return None
+        moment = parsed
+    else:
+        return None
+    try:
+        return moment < operand if before else moment > operand
+    except (TypeError, ValueError):
+        return None
