@@ -47,6 +47,7 @@ from benchmarks._rows_async_app import APP_ROWS, APP_SMOKE_SKIPS, app_steps
 from benchmarks._rows_delivery import DELIVERY_ROWS, delivery_steps
 from benchmarks._rows_delivery import SMOKE_SKIPS as DELIVERY_SMOKE_SKIPS
 from benchmarks._rows_flags import FLAG_ROWS, flag_steps, flags_file
+from benchmarks._rows_flags_random import RANDOM_ROW, random_flag_step
 from benchmarks._rows_fleet import FLEET_ROWS, fleet_steps
 from benchmarks._rows_protocol import (
     OUTAGE_V1_ROW,
@@ -68,6 +69,7 @@ ALL_ROWS: Final = (
     "2",
     THROUGHPUT_V1_ROW,
     *FLAG_ROWS,
+    RANDOM_ROW,
     "4",
     "5",
     "6",
@@ -371,6 +373,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             ({"2"}, lambda s: [throughput_row(runner, s, sizes, gzip=g) for g in (False, True)]),
             throughput_v1_step(runner, sizes.throughput_n, sizes.throughput_reps),
             *flag_steps(runner, sizes, workdir),
+            random_flag_step(runner, sizes, workdir),
             ({"4"}, lambda s: [import_row(runner, sizes)]),
             ({"6"}, lambda s: [shutdown_row(runner, sizes)]),
             ({"7"}, lambda s: [enrichment_row(runner, s, sizes, workdir)]),

@@ -19,6 +19,8 @@ from .evaluation import (
     lookup_payload,
     match_conditions,
 )
+from .newer import evaluate_newer
+from .properties import Undecided
 
 __all__ = ["local_flag", "local_flags", "local_payload"]
 
@@ -138,7 +140,14 @@ def local_flags(
                 result = match_conditions(flag, distinct_id, person, cohorts)
             except Exception:
                 result = None
-            if result is not True and result is not False and type(result) is not str:
+            if type(result) is Undecided:
+                # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
+                newer = evaluate_newer(flag, snapshot, distinct_id, groups, person, group)
+                if newer is None:
+                    undecided.append(flag.key)
+                    continue
+                result = newer
+            elif result is not True and result is not False and type(result) is not str:
                 result = None
         if result is None:
             result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
