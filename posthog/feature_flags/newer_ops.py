@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import warnings
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -153,7 +154,12 @@ def _date_text(text: str) -> Optional[datetime]:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return None
+        if sys.version_info >= (3, 11) or not text.endswith("Z"):
+            return None
+        try:  # before 3.11, fromisoformat does not take "Z" for UTC
+            moment = datetime.fromisoformat(text[:-1] + "+00:00")
+        except ValueError:
+            return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
