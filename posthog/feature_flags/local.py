@@ -71,6 +71,12 @@ def local_flag(
                 matched = None
             if matched is True or matched is False or type(matched) is str:
                 return matched
+            if type(matched) is Undecided:
+                # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
+                newer = evaluate_newer(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
+                if newer is None:
+                    log.debug("flag %s could not be decided locally: %s", key, matched.value)
+                return newer
         return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
     # A group flag reads only its own group's properties: build just those.
     group: dict[str, dict[str, Any]] = {}

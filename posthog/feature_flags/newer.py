@@ -57,38 +57,56 @@ UNDECIDED: Final = _Undecided()
 _UNKNOWN_COHORT: Final = _Undecided()
 _IN_PROGRESS: Final = object()  # a flag being evaluated (a dependency cycle the chain missed)
 _NO_PROPERTIES: Final[Mapping[str, Any]] = {}
-_SEMVER: Final = frozenset(
-    {
-        Operator.SEMVER_EQ,
-        Operator.SEMVER_NEQ,
-        Operator.SEMVER_GT,
-        Operator.SEMVER_GTE,
-        Operator.SEMVER_LT,
-        Operator.SEMVER_LTE,
-        Operator.SEMVER_TILDE,
-        Operator.SEMVER_CARET,
-        Operator.SEMVER_WILDCARD,
-    }
+# How _property treats each operator, indexed by Operator value (a tuple lookup: Enum hashing is
+# Python code, and this runs for every filter of every flag 3.25.0 cannot decide).
+_AS_3X, _AS_7X_TEXT, _AS_AFFIX, _AS_SEMVER, _AS_DATE, _AS_UNKNOWN = range(6)
+_SEMVER_OPERATORS: Final = (
+    Operator.SEMVER_EQ,
+    Operator.SEMVER_NEQ,
+    Operator.SEMVER_GT,
+    Operator.SEMVER_GTE,
+    Operator.SEMVER_LT,
+    Operator.SEMVER_LTE,
+    Operator.SEMVER_TILDE,
+    Operator.SEMVER_CARET,
+    Operator.SEMVER_WILDCARD,
 )
-_AFFIX: Final = frozenset(
-    {Operator.STARTS_WITH, Operator.ENDS_WITH, Operator.NOT_STARTS_WITH, Operator.NOT_ENDS_WITH}
+#: 3.25.0's operators that 7.x matches differently (:mod:`.newer_ops`)
+_7X_TEXT_OPERATORS: Final = (
+    Operator.EXACT,
+    Operator.IS_NOT,
+    Operator.ICONTAINS,
+    Operator.NOT_ICONTAINS,
+    Operator.REGEX,
+    Operator.NOT_REGEX,
+    Operator.GT,
+    Operator.GTE,
+    Operator.LT,
+    Operator.LTE,
+)
+_AFFIX_OPERATORS: Final = (
+    Operator.STARTS_WITH,
+    Operator.ENDS_WITH,
+    Operator.NOT_STARTS_WITH,
+    Operator.NOT_ENDS_WITH,
 )
 
-#: 3.25.0's operators that 7.x matches differently (:mod:`.newer_ops`)
-_OLD: Final = frozenset(
-    {
-        Operator.EXACT,
-        Operator.IS_NOT,
-        Operator.ICONTAINS,
-        Operator.NOT_ICONTAINS,
-        Operator.REGEX,
-        Operator.NOT_REGEX,
-        Operator.GT,
-        Operator.GTE,
-        Operator.LT,
-        Operator.LTE,
-    }
-)
+
+def _kind(operator: Operator) -> int:
+    if operator in _7X_TEXT_OPERATORS:
+        return _AS_7X_TEXT
+    if operator in _AFFIX_OPERATORS:
+        return _AS_AFFIX
+    if operator in _SEMVER_OPERATORS:
+        return _AS_SEMVER
+    if operator in (Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER):
+        return _AS_DATE
+    if operator in (Operator.UNKNOWN, Operator.FLAG_EVALUATES_TO):
+        return _AS_UNKNOWN
+    return _AS_3X
+
+
+_KINDS: Final = tuple(_kind(operator) for operator in Operator)
 
 Match = Union[bool, _Undecided]
 
@@ -326,20 +344,21 @@ def _property(leaf: PropertyFilter, properties: Mapping[str, Any]) -> Match:
     if operator is Operator.IS_SET:
         return True  # even when it is null
     value = properties[key]
-    if operator in _OLD:  # a null value is the text "null" (numbers: no match)
+    kind = _KINDS[operator]
+    if kind == _AS_7X_TEXT:  # a null value is the text "null" (numbers: no match)
         answer = match_old_operator(leaf, value)
         return UNDECIDED if answer is None else answer
-    if operator in _AFFIX:
+    if kind == _AS_AFFIX:
         affix = match_affix(operator, leaf.value, value)
         return UNDECIDED if affix is None else affix
-    if operator is Operator.UNKNOWN or operator is Operator.FLAG_EVALUATES_TO:
+    if kind == _AS_UNKNOWN:
         return UNDECIDED
     if value is None:
         return False
-    if operator is Operator.IS_DATE_BEFORE or operator is Operator.IS_DATE_AFTER:
+    if kind == _AS_DATE:
         moment = match_date(leaf, value)
         return UNDECIDED if moment is None else moment
-    if operator in _SEMVER:
+    if kind == _AS_SEMVER:
         semver = match_semver(operator, leaf.value, value)
         return UNDECIDED if semver is None else semver
     result = MATCHERS[operator](leaf, value)
