@@ -132,6 +132,7 @@ class PosthogCeleryIntegration:
             (signals.task_failure, self._failure),
             (signals.task_retry, self._retry),
             (signals.task_postrun, self._postrun),
+            (signals.worker_process_shutdown, self._process_shutdown),
         ]
 
     def _uid(self, signal: Any) -> str:
@@ -169,6 +170,16 @@ class PosthogCeleryIntegration:
                 client.flush(timeout)
         except Exception:
             log.warning("PostHog Celery integration: error during shutdown", exc_info=True)
+
+    def _process_shutdown(self, **_: Any) -> None:
+        """``worker_process_shutdown``: a prefork pool process ends with ``os._exit``, which skips
+        the interpreter's exit hooks, so send what it queued now (within the flush deadline)."""
+        try:
+            client = self._client()
+            if client is not None:
+                client.flush()
+        except Exception:
+            log.warning("PostHog Celery integration: could not flush at process shutdown", exc_info=True)
 
     def _after_fork(self) -> None:
         # Contexts opened by the parent's other threads do not exist in a forked child.

@@ -5,9 +5,10 @@
 - ``POSTHOG_CELERY_OPTIONS``: JSON keyword arguments for ``PosthogCeleryIntegration``.
 
 The worker's client never flushes on its own while tasks run (huge ``flush_interval`` and
-``flush_at``): its events reach the fake PostHog only through the recommended pattern below
-(``worker_process_shutdown``: the integration's ``shutdown()``, then the client's), which the
-tests therefore exercise. Tasks whose name ends in ``.untracked`` are left alone by ``task_filter``.
+``flush_at``): its events reach the fake PostHog only at ``worker_process_shutdown``, through the
+recommended pattern below (the integration's ``shutdown()``, then the client's), or, with
+``POSTHOG_CELERY_AUTO_FLUSH=1``, through the integration's own receiver alone. Tasks whose name
+ends in ``.untracked`` are left alone by ``task_filter``.
 """
 
 from __future__ import annotations
@@ -54,11 +55,16 @@ integration = PosthogCeleryIntegration(
 integration.instrument()
 
 
-@worker_process_shutdown.connect
 def flush_posthog(**kwargs: Any) -> None:
     """A prefork pool process ends with ``os._exit``: no exit hook runs, so flush here."""
     integration.shutdown()
     client.shutdown()
+
+
+# The recommended pattern; a worker started with POSTHOG_CELERY_AUTO_FLUSH=1 relies on the
+# integration's own worker_process_shutdown receiver instead.
+if not os.environ.get("POSTHOG_CELERY_AUTO_FLUSH"):
+    worker_process_shutdown.connect(flush_posthog, weak=False)
 
 
 def _seen(label: str, n: int) -> dict[str, Any]:

@@ -264,7 +264,12 @@ def run() -> Iterator[Run]:
         workers = {
             "main": Worker("main", MAIN_QUEUE, 2, {**env, "POSTHOG_CELERY_OPTIONS": "{}"}, logdir),
             "quiet": Worker(
-                "quiet", QUIET_QUEUE, 1, {**env, "POSTHOG_CELERY_OPTIONS": json.dumps(quiet)}, logdir
+                "quiet",
+                QUIET_QUEUE,
+                1,
+                # no flush handler of its own: the integration's receiver must deliver alone
+                {**env, "POSTHOG_CELERY_OPTIONS": json.dumps(quiet), "POSTHOG_CELERY_AUTO_FLUSH": "1"},
+                logdir,
             ),
         }
         for worker in workers.values():
