@@ -222,7 +222,11 @@ class _Evaluation:
         undecided."""
         undecided: object = None
         for leaf in leaves:
-            result = self.leaf(leaf, properties, cohorts, ())
+            if type(leaf) is PropertyFilter and not leaf.is_flag:
+                # _property inlined for its commonest answer: a property that is not given
+                result = _property(leaf, properties) if leaf.key in properties else UNDECIDED
+            else:
+                result = self.leaf(leaf, properties, cohorts, ())
             if result is False:
                 return False
             if result is not True and undecided is None:
@@ -377,6 +381,21 @@ def _variant(flag: FlagDefinition, bucketing_id: object) -> Any:
     return None
 
 
+def _nothing_given(flag: FlagDefinition, properties: Mapping[str, Any]) -> bool:
+    """Whether every condition holds only property filters on properties that are not given (the
+    common case of a flag 3.25.0 cannot decide: each such condition is undecided for 7.x too)."""
+    conditions = flag.conditions_received
+    if not conditions:
+        return False
+    for condition in conditions:
+        if not condition.properties or condition.error is not None:
+            return False
+        for leaf in condition.properties:
+            if type(leaf) is not PropertyFilter or leaf.is_flag or leaf.key in properties:
+                return False
+    return True
+
+
 def evaluate_newer(
     flag: FlagDefinition,
     definitions: FlagDefinitions,
@@ -386,6 +405,8 @@ def evaluate_newer(
     group_properties: Mapping[str, Mapping[str, Any]],
 ) -> Optional[FlagValue]:
     """``flag``'s value as 7.x decides it locally, or None; the properties are augmented."""
+    if flag.group_type_key is None and flag.active and _nothing_given(flag, person):
+        return None  # every filter needs a property that is not given: 7.x cannot tell either
     evaluation = _Evaluation(definitions, distinct_id, groups, person, group_properties)
     evaluation.memo[flag.key] = _IN_PROGRESS
     try:
