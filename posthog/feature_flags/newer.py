@@ -382,8 +382,9 @@ def _variant(flag: FlagDefinition, bucketing_id: object) -> Any:
 
 
 def _nothing_given(flag: FlagDefinition, properties: Mapping[str, Any]) -> bool:
-    """Whether every condition holds only property filters on properties that are not given (the
-    common case of a flag 3.25.0 cannot decide: each such condition is undecided for 7.x too)."""
+    """Whether every condition holds only property filters that cannot be decided, whatever the
+    values: on properties not given, or with an operator nobody knows. The common case of a flag
+    3.25.0 cannot decide; each such condition is undecided for 7.x too."""
     conditions = flag.conditions_received
     if not conditions:
         return False
@@ -391,7 +392,9 @@ def _nothing_given(flag: FlagDefinition, properties: Mapping[str, Any]) -> bool:
         if not condition.properties or condition.error is not None:
             return False
         for leaf in condition.properties:
-            if type(leaf) is not PropertyFilter or leaf.is_flag or leaf.key in properties:
+            if type(leaf) is not PropertyFilter or leaf.is_flag:
+                return False
+            if leaf.key in properties and leaf.operator is not Operator.UNKNOWN:
                 return False
     return True
 
@@ -405,8 +408,14 @@ def evaluate_newer(
     group_properties: Mapping[str, Mapping[str, Any]],
 ) -> Optional[FlagValue]:
     """``flag``'s value as 7.x decides it locally, or None; the properties are augmented."""
-    if flag.group_type_key is None and flag.active and _nothing_given(flag, person):
-        return None  # every filter needs a property that is not given: 7.x cannot tell either
+    if flag.active:
+        if flag.group_type_key is None:
+            own: Optional[Mapping[str, Any]] = person
+        else:
+            name = definitions.group_type_mapping.get(flag.group_type_key)
+            own = group_properties.get(name, _NO_PROPERTIES) if name is not None and name in groups else None
+        if own is not None and _nothing_given(flag, own):
+            return None  # no filter can be decided: 7.x cannot tell either
     evaluation = _Evaluation(definitions, distinct_id, groups, person, group_properties)
     evaluation.memo[flag.key] = _IN_PROGRESS
     try:
