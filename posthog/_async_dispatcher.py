@@ -15,10 +15,10 @@ import threading
 import time
 from typing import Any, Final, Optional
 
-from ._async_sender import AsyncSender, apost_events, encode_waiting
+from ._async_sender import AsyncPipeline, AsyncSender, apost_events, encode_waiting
 from ._async_transport import AsyncTransport
 from ._delivery import OneShot
-from ._dispatcher import DEFAULT_FLUSH_TIMEOUT, EventDispatcher
+from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
 from ._dropped_events import DropReason
 from .consumer import CHUNK_EVENTS
 
@@ -32,7 +32,7 @@ _POLL_MIN: Final = 0.001
 _POLL_MAX: Final = 0.02
 
 
-class AsyncDispatcher(EventDispatcher):
+class AsyncDispatcher(AsyncPipeline):
     """Queue and deliver events from an event loop; awaitable flush and shutdown with deadlines."""
 
     def __init__(self, *, atransport: AsyncTransport, **settings: Any) -> None:

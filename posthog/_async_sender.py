@@ -12,16 +12,15 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Final, Optional
+from typing import Final, Optional
 
+from ._async_transport import AsyncTransport
 from ._capture_v1 import V1Answer, V1Batch
 from ._delivery import HeadDelivery
+from ._dispatcher import EventDispatcher
 from ._dropped_events import DropReason
 from ._outbox import join_arrays
 from .consumer import CHUNK_BYTES, CHUNK_EVENTS, encode_chunks, new_token, publish
-
-if TYPE_CHECKING:
-    from ._async_dispatcher import AsyncDispatcher
 
 __all__ = ["AsyncSender", "apost_events", "encode_waiting"]
 
@@ -35,7 +34,15 @@ _LINGER: Final = 0.02
 _FULL_ENOUGH: Final = 1024 * 1024
 
 
-def encode_waiting(d: AsyncDispatcher, limit: int = CHUNK_EVENTS) -> int:
+class AsyncPipeline(EventDispatcher):
+    """What the async sender needs of its pipeline (``AsyncDispatcher``): an event dispatcher
+    with an async transport."""
+
+    atransport: AsyncTransport
+    pack_above: int
+
+
+def encode_waiting(d: AsyncPipeline, limit: int = CHUNK_EVENTS) -> int:
     """Move up to ``limit`` waiting events from the queue into the outbox; return how many."""
     token = new_token()
     taken, _ = d.queue.take(token, limit, CHUNK_BYTES)
@@ -57,7 +64,7 @@ def _settle(waiter: asyncio.Future[None]) -> None:
 class AsyncSender:
     """The dispatcher's task on one event loop."""
 
-    def __init__(self, dispatcher: AsyncDispatcher, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, dispatcher: AsyncPipeline, loop: asyncio.AbstractEventLoop) -> None:
         self.dispatcher = dispatcher
         self.loop = loop
         self.policy = HeadDelivery(dispatcher)
@@ -210,7 +217,7 @@ class AsyncSender:
 
 
 async def apost_events(
-    d: AsyncDispatcher, array: bytes, v1: Optional[V1Batch], timeout: float
+    d: AsyncPipeline, array: bytes, v1: Optional[V1Batch], timeout: float
 ) -> Optional[V1Answer]:
     """One attempt from the event loop: ``/batch/`` (v0), capture v1 when ``v1`` is set, or the AI
     endpoint for ``capture_ai``'s pipeline."""

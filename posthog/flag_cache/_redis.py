@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import redis
     from redis.commands.core import Script
 
-    from . import FlagDefinitionsData
+    from ._data import FlagDefinitionsData
 
 __all__ = ["RedisFlagDefinitionCache"]
 

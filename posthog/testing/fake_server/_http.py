@@ -11,7 +11,7 @@ import time
 import traceback
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from ._capture_v1 import accepted_events
@@ -24,10 +24,21 @@ from ._records import (
     _Reply,
 )
 from ._v1_checks import V1_ROUTE, decompress
-from .scenarios import FaultKind
+from .scenarios import Fault, FaultKind, FaultPlan
 
-if TYPE_CHECKING:
-    from .server import FakePostHog
+
+class ServedFake(Protocol):
+    """What the HTTP server needs of the fake it serves (``FakePostHog``)."""
+
+    faults: FaultPlan
+    handler_errors: list[str]
+    _closing: threading.Event
+
+    def _count_connection(self) -> None: ...
+    def _record(self, request: RecordedRequest, events: int = -1) -> None: ...
+    def _control(self, method: str, path: str, query: dict[str, list[str]], parsed: Any) -> _Reply: ...
+    def _fault_reply(self, path: str, headers: Headers, fault: Fault) -> _Reply: ...
+    def _route(self, method: str, path: str, headers: Headers, parsed: Any, bad_json: bool) -> _Reply: ...
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -38,7 +49,7 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     timeout = 0.05  # handle_request() poll interval: how fast the serve loop notices close()
 
-    def __init__(self, fake: FakePostHog, port: int) -> None:
+    def __init__(self, fake: ServedFake, port: int) -> None:
         self.fake = fake
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
