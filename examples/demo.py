@@ -193,6 +193,17 @@ def main() -> None:
             print(f"  {key:<14} for {distinct_id:<9} -> {value!r:<18} ({where})")
         payload = posthog.get_feature_flag_payload("checkout-test", "user-42")
         print(f"  checkout-test payload for user-42 -> {payload}")
+        result = posthog.get_feature_flag_result("checkout-test", "user-42")
+        print(f"  get_feature_flag_result -> {result}")
+
+        print("\n== Request contexts (what the Flask/Django/ASGI/Celery integrations open per request)")
+        with posthog.new_context():
+            posthog.identify_context("user-5")
+            posthog.set_context_session("session-5")
+            posthog.tag("route", "/checkout")
+            posthog.capture(event="checkout started")  # no distinct id: the context's
+            print(f"  in a context: beta-feature -> {posthog.get_feature_flag('beta-feature')!r} (its user)")
+        print("  capture(event='checkout started') -> sent as user-5, with $session_id and the tag")
 
         started = time.monotonic()
         posthog.shutdown()

@@ -95,3 +95,14 @@ def test_examples_run_without_the_checkouts_tests(name: str, tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert "No module named 'tests'" not in result.stderr
+
+
+def test_make_demo_runs_and_shows_contexts_and_flag_results() -> None:
+    pytest.importorskip("httpx")
+    out = run_example("demo.py")
+
+    assert "== Request contexts" in out
+    assert "get_feature_flag_result -> FeatureFlagResult(key='checkout-test'" in out
+    sent = [line for line in out.splitlines() if line.strip().startswith("checkout started")]
+    assert len(sent) == 1 and "user-5" in sent[0] and '"$session_id": "session-5"' in sent[0]
+    assert '"route": "/checkout"' in sent[0]
