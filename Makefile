@@ -45,9 +45,10 @@ venv: $(PY) ## Create the virtualenv (.venv)
 
 install: $(STAMP) ## Install the package with its test extras into .venv, at the pinned versions
 
-lint: install ## ruff
+lint: install ## ruff, and no import cycle in posthog/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) tools/import_cycles.py posthog
 
 format: install ## Apply ruff formatting and fixes
 	$(VENV)/bin/ruff format .

@@ -22,7 +22,7 @@ from .consumer import BATCH_SIZE_LIMIT, BODY_OVERHEAD, new_token
 from .exceptions import APIError
 
 if TYPE_CHECKING:
-    from ._dispatcher import EventDispatcher
+    from ._pipeline import Pipeline
 
 __all__ = ["BODY_LIMIT", "HeadDelivery", "OneShot", "report_v1_drops"]
 
@@ -41,7 +41,7 @@ class HeadDelivery:
     (delivered elsewhere, dropped, split), a number is how long to wait before trying it again.
     """
 
-    def __init__(self, dispatcher: EventDispatcher) -> None:
+    def __init__(self, dispatcher: Pipeline) -> None:
         self.dispatcher = dispatcher
         self.outage = False
         self._limit = BODY_LIMIT
@@ -235,7 +235,7 @@ def pending_error(v1: V1Batch, pending: Sequence[dict[str, Any]]) -> CaptureV1Er
     )
 
 
-def report_v1_drops(d: EventDispatcher, v1: V1Batch) -> None:
+def report_v1_drops(d: Pipeline, v1: V1Batch) -> None:
     """Report, once per batch, the events capture v1 answered ``drop`` (``rejected``)."""
     dropped, v1.dropped = v1.dropped, []
     error = CaptureV1Error(
@@ -258,7 +258,7 @@ class OneShot:
 
     def __init__(
         self,
-        dispatcher: EventDispatcher,
+        dispatcher: Pipeline,
         messages: list[dict[str, Any]],
         deadline: Optional[float] = None,
         array: Optional[bytes] = None,

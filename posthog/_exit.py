@@ -14,14 +14,14 @@ import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._dispatcher import EventDispatcher
+    from ._pipeline import Pipeline
 
 __all__ = ["register"]
 
 log = logging.getLogger("posthog")
 
 _lock = threading.Lock()
-_dispatchers: weakref.WeakSet[EventDispatcher] = weakref.WeakSet()
+_dispatchers: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 _installed = False
 
 
@@ -52,7 +52,7 @@ def _install() -> None:
     _installed = True
 
 
-def register(dispatcher: EventDispatcher) -> None:
+def register(dispatcher: Pipeline) -> None:
     """Drain ``dispatcher`` at interpreter exit (weakly held)."""
     with _lock:
         _dispatchers.add(dispatcher)

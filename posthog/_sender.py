@@ -21,7 +21,7 @@ from ._outbox import join_arrays
 from ._worker import Worker
 
 if TYPE_CHECKING:
-    from ._dispatcher import EventDispatcher
+    from ._pipeline import Pipeline
 
 __all__ = ["Sender", "deliver_now", "post_events"]
 
@@ -36,7 +36,7 @@ _LINGER: Final = 0.02
 class Sender(Worker):
     """The dispatcher's one sender: a named daemon thread running :meth:`run`."""
 
-    def __init__(self, dispatcher: EventDispatcher) -> None:
+    def __init__(self, dispatcher: Pipeline) -> None:
         self.dispatcher = dispatcher
         self.policy = HeadDelivery(dispatcher)
         self._nudge = threading.Event()
@@ -106,9 +106,7 @@ class Sender(Worker):
             batch = policy.next_batch()
 
 
-def post_events(
-    d: EventDispatcher, array: bytes, v1: Optional[V1Batch], timeout: float
-) -> Optional[V1Answer]:
+def post_events(d: Pipeline, array: bytes, v1: Optional[V1Batch], timeout: float) -> Optional[V1Answer]:
     """One attempt: ``/batch/`` (v0), capture v1 when ``v1`` is the batch's identity, or the AI
     endpoint for ``capture_ai``'s pipeline."""
     if v1 is None:
@@ -131,7 +129,7 @@ def post_events(
     )
 
 
-def deliver_now(d: EventDispatcher, array: bytes, messages: list[dict[str, Any]]) -> Optional[Exception]:
+def deliver_now(d: Pipeline, array: bytes, messages: list[dict[str, Any]]) -> Optional[Exception]:
     """Sync mode: POST one encoded batch with the retry policy (no retry buffer); return the final error."""
     policy = OneShot(d, messages, array=array)
     while True:

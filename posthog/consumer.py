@@ -19,7 +19,7 @@ from ._outbox import Chunk, decode
 from ._worker import Worker
 
 if TYPE_CHECKING:
-    from ._dispatcher import EventDispatcher
+    from ._pipeline import Pipeline
 
 __all__ = ["BATCH_SIZE_LIMIT", "CHUNK_EVENTS", "MAX_MSG_SIZE", "Consumer", "encode_chunks", "new_token"]
 
@@ -47,7 +47,7 @@ def new_token() -> int:
 class Consumer(Worker):
     """One encoder: a named daemon thread running :meth:`run` until stopped."""
 
-    def __init__(self, dispatcher: EventDispatcher) -> None:
+    def __init__(self, dispatcher: Pipeline) -> None:
         self.dispatcher = dispatcher
         #: events (JSON text) taken from the queue and not yet in the outbox (reported if abandoned)
         self.holding: list[str] = []
@@ -114,7 +114,7 @@ class Consumer(Worker):
         return messages
 
 
-def publish(d: EventDispatcher, chunks: list[Chunk]) -> None:
+def publish(d: Pipeline, chunks: list[Chunk]) -> None:
     """Hand encoded chunks to the outbox; report what its byte bound pushed out."""
     for chunk in chunks:
         if d.sender is not None and d.sender.outage:
@@ -134,7 +134,7 @@ def _array(items: list[str]) -> bytes:
     return ",".join(parts).encode("ascii")
 
 
-def encode_chunks(d: EventDispatcher, items: list[str], token: int) -> list[Chunk]:
+def encode_chunks(d: Pipeline, items: list[str], token: int) -> list[Chunk]:
     """Join events' JSON text into arrays that respect the body limit; the first carries ``token``."""
     limit = BATCH_SIZE_LIMIT - BODY_OVERHEAD
     size = sum(map(len, items)) + len(items) + 1
