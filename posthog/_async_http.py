@@ -139,7 +139,10 @@ class _AiohttpSession:
         connector = aiohttp.TCPConnector(
             ssl=tls if tls is not None else True, limit=0, limit_per_host=CONNECTIONS_PER_HOST
         )
-        self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
+        # trust_env: HTTP(S)_PROXY / NO_PROXY and .netrc, as httpx and requests read them by default
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=True
+        )
 
     @property
     def closed(self) -> bool:
