@@ -409,10 +409,14 @@ def evaluate_newer(
 ) -> Optional[FlagValue]:
     """``flag``'s value as 7.x decides it locally, or None; the properties are augmented."""
     if flag.active:
+        if flag.error is not None or flag.conditions_error is not None:
+            return None  # malformed: 7.x cannot evaluate it either
         if flag.group_type_key is None:
             own: Optional[Mapping[str, Any]] = person
         else:
             name = definitions.group_type_mapping.get(flag.group_type_key)
+            if name is None:
+                return None  # an unknown group type
             own = group_properties.get(name, _NO_PROPERTIES) if name is not None and name in groups else None
         if own is not None and _nothing_given(flag, own):
             return None  # no filter can be decided: 7.x cannot tell either
