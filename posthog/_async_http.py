@@ -18,6 +18,8 @@ import json
 import os
 import ssl
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Optional, Protocol
@@ -124,25 +126,36 @@ def _build(done: concurrent.futures.Future[Prepared]) -> None:
     done.set_result(Prepared(name, _tls_context()))
 
 
-def new_session(prepared: Prepared) -> Session:
-    """A session for the running event loop."""
+def new_session(prepared: Prepared, base_url: str) -> Session:
+    """A session for the running event loop, to talk to ``base_url``."""
     if prepared.backend == "aiohttp":
-        return _AiohttpSession(prepared.tls)
+        return _AiohttpSession(prepared.tls, _env_proxy(base_url))
     return _HttpxSession(prepared.tls)
 
 
+def _env_proxy(base_url: str) -> Optional[str]:
+    """The proxy ``HTTP_PROXY`` / ``HTTPS_PROXY`` name for ``base_url`` unless ``NO_PROXY``
+    exempts its host, as requests and httpx read them (read here once per session: aiohttp's own
+    ``trust_env`` looks them and ``.netrc`` up on the loop's executor, for every request)."""
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+        if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+            return None
+        return urllib.request.getproxies().get(parts.scheme)
+    except Exception:  # an odd environment: no proxy, as before
+        return None
+
+
 class _AiohttpSession:
-    def __init__(self, tls: Optional[ssl.SSLContext]) -> None:
+    def __init__(self, tls: Optional[ssl.SSLContext], proxy: Optional[str]) -> None:
         import aiohttp
 
         self._aiohttp = aiohttp
+        self._proxy = proxy
         connector = aiohttp.TCPConnector(
             ssl=tls if tls is not None else True, limit=0, limit_per_host=CONNECTIONS_PER_HOST
         )
-        # trust_env: HTTP(S)_PROXY / NO_PROXY and .netrc, as httpx and requests read them by default
-        self._session = aiohttp.ClientSession(
-            connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=True
-        )
+        self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT})
 
     @property
     def closed(self) -> bool:
@@ -153,7 +166,13 @@ class _AiohttpSession:
     ) -> Answer:
         bound = self._aiohttp.ClientTimeout(total=timeout)
         async with self._session.request(
-            method, url, data=content, headers=dict(headers), timeout=bound, allow_redirects=False
+            method,
+            url,
+            data=content,
+            headers=dict(headers),
+            timeout=bound,
+            allow_redirects=False,
+            proxy=self._proxy,
         ) as response:
             body = await response.read()
             return Answer(response.status, response.reason or "", response.headers, body)

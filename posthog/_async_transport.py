@@ -91,7 +91,7 @@ class AsyncTransport:
             made = prepared.result() if prepared.done() else await asyncio.wrap_future(prepared)
             session = self._sessions.get(loop)  # another coroutine may have made it meanwhile
             if session is None or session.closed:
-                session = new_session(made)
+                session = new_session(made, self.host)
                 self._sessions[loop] = session
         return session
 
