@@ -177,7 +177,10 @@ class PosthogCeleryIntegration:
         try:
             client = self._client()
             if client is not None:
-                client.flush()
+                # bounded like an interpreter exit: a PostHog that is down delays the pool's stop
+                # by at most the client's shutdown_timeout
+                pipeline = getattr(client, "_dispatcher", None)
+                client.flush(timeout=float(getattr(pipeline, "shutdown_timeout", 5.0)))
         except Exception:
             log.warning("PostHog Celery integration: could not flush at process shutdown", exc_info=True)
 
