@@ -382,21 +382,32 @@ def _variant(flag: FlagDefinition, bucketing_id: object) -> Any:
 
 
 def _nothing_given(flag: FlagDefinition, properties: Mapping[str, Any]) -> bool:
-    """Whether every condition holds only property filters that cannot be decided, whatever the
-    values: on properties not given, or with an operator nobody knows. The common case of a flag
-    3.25.0 cannot decide; each such condition is undecided for 7.x too."""
+    """Whether 7.x surely leaves ``flag`` undecided, by its filters' keys alone: a filter on a
+    property that is not given, or with an operator nobody knows, is undecided whatever the
+    values. When every condition holds one, no condition can match; when one condition holds
+    nothing else, it cannot fail either, so the flag stays undecided (the common case of a flag
+    3.25.0 cannot decide)."""
     conditions = flag.conditions_received
     if not conditions:
         return False
+    stays_undecided = False
     for condition in conditions:
         if not condition.properties or condition.error is not None:
             return False
+        some, every = False, True
         for leaf in condition.properties:
-            if type(leaf) is not PropertyFilter or leaf.is_flag:
-                return False
-            if leaf.key in properties and leaf.operator is not Operator.UNKNOWN:
-                return False
-    return True
+            if (
+                type(leaf) is PropertyFilter
+                and not leaf.is_flag
+                and (leaf.key not in properties or leaf.operator is Operator.UNKNOWN)
+            ):
+                some = True
+            else:
+                every = False
+        if not some:
+            return False  # this condition might match
+        stays_undecided = stays_undecided or every
+    return stays_undecided
 
 
 def evaluate_newer(
