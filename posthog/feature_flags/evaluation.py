@@ -24,6 +24,7 @@ from .definitions import (
 from .hashing import hash_bucket
 from .newer import evaluate_newer
 from .properties import MATCHERS, Undecided, match_cohort, match_leaves
+from .variants import select_variant
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard
@@ -208,20 +209,6 @@ def match_conditions(
     if undecided is not None:
         return undecided
     return False
-
-
-def select_variant(flag: FlagDefinition, bucketing_id: object) -> Any:
-    """The variant whose bucket range holds the variant hash, or None (flags.md §2)."""
-    if flag.variants_error is not None:
-        raise MalformedDefinitionError(flag.variants_error)
-    variants = flag.variants
-    if not variants:
-        return None
-    bucket = hash_bucket(flag.key, bucketing_id, "variant")
-    for variant in variants:
-        if variant.value_min <= bucket < variant.value_max:
-            return variant.key
-    return None
 
 
 def lookup_payload(flag: FlagDefinition, value: FlagValue) -> Optional[Any]:

@@ -31,9 +31,9 @@ from .filters import (
     PropertyGroup,
 )
 from .hashing import hash_bucket
-from .newer_ops import match_date, match_old_operator
-from .properties import MATCHERS, CohortCycleError
-from .semver import match_affix, match_semver
+from .newer_ops import match_property
+from .properties import CohortCycleError
+from .variants import select_variant
 
 __all__ = ["evaluate_newer"]
 
@@ -57,58 +57,11 @@ UNDECIDED: Final = _Undecided()
 _UNKNOWN_COHORT: Final = _Undecided()
 _IN_PROGRESS: Final = object()  # a flag being evaluated (a dependency cycle the chain missed)
 _NO_PROPERTIES: Final[Mapping[str, Any]] = {}
-# How _property treats each operator, indexed by Operator value (a tuple lookup: Enum hashing is
-# Python code, and this runs for every filter of every flag 3.25.0 cannot decide).
-_AS_3X, _AS_7X_TEXT, _AS_AFFIX, _AS_SEMVER, _AS_DATE, _AS_UNKNOWN = range(6)
-_SEMVER_OPERATORS: Final = (
-    Operator.SEMVER_EQ,
-    Operator.SEMVER_NEQ,
-    Operator.SEMVER_GT,
-    Operator.SEMVER_GTE,
-    Operator.SEMVER_LT,
-    Operator.SEMVER_LTE,
-    Operator.SEMVER_TILDE,
-    Operator.SEMVER_CARET,
-    Operator.SEMVER_WILDCARD,
-)
-#: 3.25.0's operators that 7.x matches differently (:mod:`.newer_ops`)
-_7X_TEXT_OPERATORS: Final = (
-    Operator.EXACT,
-    Operator.IS_NOT,
-    Operator.ICONTAINS,
-    Operator.NOT_ICONTAINS,
-    Operator.REGEX,
-    Operator.NOT_REGEX,
-    Operator.GT,
-    Operator.GTE,
-    Operator.LT,
-    Operator.LTE,
-)
-_AFFIX_OPERATORS: Final = (
-    Operator.STARTS_WITH,
-    Operator.ENDS_WITH,
-    Operator.NOT_STARTS_WITH,
-    Operator.NOT_ENDS_WITH,
-)
-
-
-def _kind(operator: Operator) -> int:
-    if operator in _7X_TEXT_OPERATORS:
-        return _AS_7X_TEXT
-    if operator in _AFFIX_OPERATORS:
-        return _AS_AFFIX
-    if operator in _SEMVER_OPERATORS:
-        return _AS_SEMVER
-    if operator in (Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER):
-        return _AS_DATE
-    if operator in (Operator.UNKNOWN, Operator.FLAG_EVALUATES_TO):
-        return _AS_UNKNOWN
-    return _AS_3X
-
-
-_KINDS: Final = tuple(_kind(operator) for operator in Operator)
-
 Match = Union[bool, _Undecided]
+
+
+def _as_match(answer: Optional[bool]) -> Match:
+    return UNDECIDED if answer is None else answer
 
 
 class _Evaluation:
@@ -209,7 +162,7 @@ class _Evaluation:
                 return condition.variant_override
             if not flag.variants and flag.variants_error is None:
                 return True
-            return _variant(flag, bucketing_id) or True
+            return select_variant(flag, bucketing_id) or True
         return UNDECIDED if undecided else False
 
     def leaves(
@@ -224,7 +177,7 @@ class _Evaluation:
         for leaf in leaves:
             if type(leaf) is PropertyFilter and not leaf.is_flag:
                 # _property inlined for its commonest answer: a property that is not given
-                result = _property(leaf, properties) if leaf.key in properties else UNDECIDED
+                result = _as_match(match_property(leaf, properties)) if leaf.key in properties else UNDECIDED
             else:
                 result = self.leaf(leaf, properties, cohorts, ())
             if result is False:
@@ -246,7 +199,7 @@ class _Evaluation:
         if type(leaf) is PropertyFilter:
             if leaf.is_flag:
                 return self.dependency(leaf)
-            return _property(leaf, properties)
+            return _as_match(match_property(leaf, properties))
         if type(leaf) is CohortFilter:
             if cohorts is None:
                 return UNDECIDED
@@ -336,49 +289,6 @@ def _dependency_matches(wanted: object, value: object) -> bool:
     if isinstance(wanted, str):
         return isinstance(value, str) and value == wanted
     return False
-
-
-def _property(leaf: PropertyFilter, properties: Mapping[str, Any]) -> Match:
-    key = leaf.key
-    if key not in properties:
-        return UNDECIDED
-    operator = leaf.operator
-    if operator is Operator.IS_NOT_SET:
-        return False  # the property is given: it is set
-    if operator is Operator.IS_SET:
-        return True  # even when it is null
-    value = properties[key]
-    kind = _KINDS[operator]
-    if kind == _AS_7X_TEXT:  # a null value is the text "null" (numbers: no match)
-        answer = match_old_operator(leaf, value)
-        return UNDECIDED if answer is None else answer
-    if kind == _AS_AFFIX:
-        affix = match_affix(operator, leaf.value, value)
-        return UNDECIDED if affix is None else affix
-    if kind == _AS_UNKNOWN:
-        return UNDECIDED
-    if value is None:
-        return False
-    if kind == _AS_DATE:
-        moment = match_date(leaf, value)
-        return UNDECIDED if moment is None else moment
-    if kind == _AS_SEMVER:
-        semver = match_semver(operator, leaf.value, value)
-        return UNDECIDED if semver is None else semver
-    result = MATCHERS[operator](leaf, value)
-    return result if type(result) is bool else UNDECIDED
-
-
-def _variant(flag: FlagDefinition, bucketing_id: object) -> Any:
-    if flag.variants_error is not None:
-        raise MalformedDefinitionError(flag.variants_error)
-    if not flag.variants:
-        return None
-    bucket = hash_bucket(flag.key, bucketing_id, "variant")
-    for variant in flag.variants:
-        if variant.value_min <= bucket < variant.value_max:
-            return variant.key
-    return None
 
 
 def _nothing_given(flag: FlagDefinition, properties: Mapping[str, Any]) -> bool:

@@ -1,7 +1,8 @@
-"""How upstream 7.x matches the operators 3.25.0 also knows, where the two differ.
+"""How upstream 7.x matches one property filter (``match_property``), for the 7.x pass.
 
-Used only by the 7.x pass (:mod:`.newer`), for flags 3.25.0 cannot decide locally. Learnt from
-7.x's answers (black box, ``benchmarks/compare_flags_v7.py``):
+Used only by the 7.x pass (:mod:`.newer`), for flags 3.25.0 cannot decide locally. Where 7.x
+reads 3.25.0's own operators differently (learnt from its answers, black box,
+``benchmarks/compare_flags_v7.py``):
 
 - a property value is compared as text in its JSON spelling (``true``, ``null``, ``["a"]``),
   lower-cased (3.25.0 case-folds: ``straße`` equals ``STRASSE`` there, not in 7.x);
@@ -18,15 +19,17 @@ import math
 import re
 import sys
 import warnings
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import Any, Final, Optional
 
 from .dates import parse_date_text, parse_relative_date
 from .filters import Operator, PropertyFilter
-from .properties import relative_date
+from .properties import MATCHERS, relative_date
+from .semver import match_affix, match_semver
 
-__all__ = ["match_date", "match_old_operator"]
+__all__ = ["match_date", "match_old_operator", "match_property"]
 
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _TRUTH: Final = frozenset({"true", "false"})
@@ -187,3 +190,83 @@ def match_date(leaf: PropertyFilter, value: Any) -> Optional[bool]:
         return moment < operand if before else moment > operand
     except (TypeError, ValueError):
         return None
+
+
+# How match_property treats each operator, indexed by Operator value (a tuple lookup: Enum hashing is
+# Python code, and this runs for every filter of every flag 3.25.0 cannot decide).
+_AS_3X, _AS_7X_TEXT, _AS_AFFIX, _AS_SEMVER, _AS_DATE, _AS_UNKNOWN = range(6)
+_SEMVER_OPERATORS: Final = (
+    Operator.SEMVER_EQ,
+    Operator.SEMVER_NEQ,
+    Operator.SEMVER_GT,
+    Operator.SEMVER_GTE,
+    Operator.SEMVER_LT,
+    Operator.SEMVER_LTE,
+    Operator.SEMVER_TILDE,
+    Operator.SEMVER_CARET,
+    Operator.SEMVER_WILDCARD,
+)
+#: 3.25.0's operators that 7.x matches differently (``match_old_operator``)
+_7X_TEXT_OPERATORS: Final = (
+    Operator.EXACT,
+    Operator.IS_NOT,
+    Operator.ICONTAINS,
+    Operator.NOT_ICONTAINS,
+    Operator.REGEX,
+    Operator.NOT_REGEX,
+    Operator.GT,
+    Operator.GTE,
+    Operator.LT,
+    Operator.LTE,
+)
+_AFFIX_OPERATORS: Final = (
+    Operator.STARTS_WITH,
+    Operator.ENDS_WITH,
+    Operator.NOT_STARTS_WITH,
+    Operator.NOT_ENDS_WITH,
+)
+
+
+def _kind(operator: Operator) -> int:
+    if operator in _7X_TEXT_OPERATORS:
+        return _AS_7X_TEXT
+    if operator in _AFFIX_OPERATORS:
+        return _AS_AFFIX
+    if operator in _SEMVER_OPERATORS:
+        return _AS_SEMVER
+    if operator in (Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER):
+        return _AS_DATE
+    if operator in (Operator.UNKNOWN, Operator.FLAG_EVALUATES_TO):
+        return _AS_UNKNOWN
+    return _AS_3X
+
+
+_KINDS: Final = tuple(_kind(operator) for operator in Operator)
+
+
+def match_property(leaf: PropertyFilter, properties: Mapping[str, Any]) -> Optional[bool]:
+    """A property filter as 7.x matches it; None when 7.x leaves it undecided."""
+    key = leaf.key
+    if key not in properties:
+        return None
+    operator = leaf.operator
+    if operator is Operator.IS_NOT_SET:
+        return False  # the property is given: it is set
+    if operator is Operator.IS_SET:
+        return True  # even when it is null
+    value = properties[key]
+    kind = _KINDS[operator]
+    if kind == _AS_7X_TEXT:  # a null value is the text "null" (numbers: no match)
+        return match_old_operator(leaf, value)
+    if kind == _AS_AFFIX:
+        return match_affix(operator, leaf.value, value)
+    if kind == _AS_UNKNOWN:
+        return None
+    if value is None:
+        return False
+    if kind == _AS_DATE:
+        return match_date(leaf, value)
+    if kind == _AS_SEMVER:
+        return match_semver(operator, leaf.value, value)
+    result = MATCHERS[operator](leaf, value)
+    return result if type(result) is bool else None

@@ -20,7 +20,11 @@ from django.test.utils import override_settings
 
 import posthog
 from tests.fake_server import FakePostHog
-from tests.integrations.web_checks import assert_own_ids, hit_concurrently, tracing_headers
+from tests.integrations.web_checks import (
+    check_concurrent_requests,
+    check_unhandled_exceptions,
+    tracing_headers,
+)
 from tests.support.gunicorn import Gunicorn
 
 Served = tuple[str, FakePostHog]  # gunicorn's base URL, and the fake PostHog its app sends to
@@ -36,36 +40,11 @@ def served() -> Iterator[Served]:
 
 
 def test_concurrent_requests_on_reused_threads_each_get_their_own_ids(served: Served) -> None:
-    base, fake = served
-    fake.clear()
-    statuses = hit_concurrently(base, [(f"/work/{n}", n) for n in range(200)])
-    assert statuses == [200] * 200
-
-    events = fake.wait_for_events(400, timeout=20)
-    assert len(events) == 400
-    for event in events:
-        n = event["properties"]["n"]
-        assert_own_ids(event, n, f"/work/{n}")
-        assert event["properties"]["$request_route"] == "/work/<int:n>"
-        if event["event"] == "work tagged":
-            assert event["properties"]["step"] == n
-        else:
-            assert "step" not in event["properties"]  # no tag left over from a request before on this thread
-    assert sorted(e["properties"]["n"] for e in events if e["event"] == "work done") == list(range(200))
+    check_concurrent_requests(*served)
 
 
 def test_an_unhandled_exception_is_captured_once_with_the_requests_ids(served: Served) -> None:
-    base, fake = served
-    fake.clear()
-    statuses = hit_concurrently(base, [(f"/fail/{n}", n) for n in range(1, 11)], concurrency=10)
-    assert statuses == [500] * 10
-
-    events = fake.wait_for_events(20, timeout=20)
-    exceptions = [e for e in events if e["event"] == "$exception"]
-    assert len(exceptions) == 10
-    for event in exceptions:
-        n = int(event["properties"]["$exception_message"].split()[-1])
-        assert_own_ids(event, n, f"/fail/{n}")
+    check_unhandled_exceptions(*served)
 
 
 # -- in process: Django's test client runs the full middleware chain ---------------------------

@@ -7,7 +7,13 @@ from typing import Any
 
 import httpx
 
-__all__ = ["assert_own_ids", "hit_concurrently", "tracing_headers"]
+__all__ = [
+    "assert_own_ids",
+    "check_concurrent_requests",
+    "check_unhandled_exceptions",
+    "hit_concurrently",
+    "tracing_headers",
+]
 
 
 def tracing_headers(n: int) -> dict[str, str]:
@@ -41,3 +47,37 @@ def assert_own_ids(event: dict[str, Any], n: int, path: str) -> None:
     else:  # personless, and nobody else's ids
         assert props["$process_person_profile"] is False
         assert "$session_id" not in props and not event["distinct_id"].startswith("user-")
+
+
+def check_concurrent_requests(base: str, fake: Any) -> None:
+    """200 concurrent requests to ``/work/<n>`` (served on reused threads): every event carries
+    its own request's ids and route, and a tag set mid-request reaches no other request."""
+    fake.clear()
+    statuses = hit_concurrently(base, [(f"/work/{n}", n) for n in range(200)])
+    assert statuses == [200] * 200
+
+    events = fake.wait_for_events(400, timeout=20)
+    assert len(events) == 400
+    for event in events:
+        n = event["properties"]["n"]
+        assert_own_ids(event, n, f"/work/{n}")
+        assert event["properties"]["$request_route"] == "/work/<int:n>"
+        if event["event"] == "work tagged":
+            assert event["properties"]["step"] == n
+        else:
+            assert "step" not in event["properties"]  # no tag left over from a request before on this thread
+    assert sorted(e["properties"]["n"] for e in events if e["event"] == "work done") == list(range(200))
+
+
+def check_unhandled_exceptions(base: str, fake: Any) -> None:
+    """10 failing requests to ``/fail/<n>``: exactly one ``$exception`` each, with its request's ids."""
+    fake.clear()
+    statuses = hit_concurrently(base, [(f"/fail/{n}", n) for n in range(1, 11)], concurrency=10)
+    assert statuses == [500] * 10
+
+    events = fake.wait_for_events(20, timeout=20)
+    exceptions = [e for e in events if e["event"] == "$exception"]
+    assert len(exceptions) == 10
+    for event in exceptions:
+        n = int(event["properties"]["$exception_list"][0]["value"].split()[-1])
+        assert_own_ids(event, n, f"/fail/{n}")
