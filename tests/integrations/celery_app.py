@@ -13,8 +13,10 @@ ends in ``.untracked`` are left alone by ``task_filter``.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 from typing import Any
 
 from celery import Celery
@@ -23,6 +25,10 @@ from celery.signals import worker_process_shutdown
 import posthog
 from posthog.contexts import get_context_distinct_id, get_context_session_id, get_tags
 from posthog.integrations.celery import PosthogCeleryIntegration
+
+# The test sends SIGUSR2 to the worker's process group when results are late: every process
+# (the pool's too, forked after this line) then writes its threads' stacks to the log.
+faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 app = Celery(
     "posthog_celery_tests",

@@ -42,7 +42,7 @@ from posthog.integrations.celery import PosthogCeleryIntegration  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN_QUEUE, QUIET_QUEUE = "posthog-main", "posthog-quiet"
-RESULT_TIMEOUT = 20.0
+RESULT_TIMEOUT = 45.0
 STOP_TIMEOUT = 15.0
 LIFECYCLE = ("celery task published", "celery task started", "celery task success")
 WORKER_PROPS = (
@@ -83,6 +83,11 @@ class Worker:
             return self.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             return None
+
+    def dump_stacks(self) -> None:
+        """Have every process of the worker write its threads' stacks to the log (faulthandler)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGUSR2)
 
     def kill(self) -> None:
         """SIGKILL the worker's process group (its pool processes too) if the worker still runs.
@@ -232,11 +237,14 @@ def _wait_for_results(backend_url: str, run: Run) -> None:
     with redis.Redis.from_url(backend_url, socket_timeout=2, socket_connect_timeout=2) as store:
         while wanted:
             names = list(wanted)
+            states = {}
             for name, raw in zip(names, store.mget(names)):
                 meta = json.loads(raw) if raw else {}
                 if meta.get("status") in ("SUCCESS", "FAILURE"):
                     run.seen[wanted.pop(name)] = meta["result"]
-            assert time.monotonic() < deadline, f"no result for {sorted(wanted.values())}"
+                else:
+                    states[wanted[name]] = meta.get("status", "no state stored")
+            assert time.monotonic() < deadline, f"no result in time: {sorted(states.items())}"
             time.sleep(0.05)
 
 
@@ -281,8 +289,12 @@ def run() -> Iterator[Run]:
         try:
             _wait_for_results(backend, result)
         except AssertionError as e:
-            logs = "\n".join(f"--- {name} worker:\n{w.log()[-3000:]}" for name, w in workers.items())
-            raise AssertionError(f"{e}\n{logs}") from None
+            for worker in workers.values():
+                worker.dump_stacks()
+            time.sleep(1.0)
+            logs = "\n".join(f"--- {name} worker:\n{w.log()[-6000:]}" for name, w in workers.items())
+            # the summary last too: a long report may be cut in the middle
+            raise AssertionError(f"{e}\n{logs}\n=== {e}") from None
         assert producer.flush(timeout=10) == 0
         # All this process sent is "celery task published"; the workers have sent nothing yet.
         result.worker_events_before_stop = [e for e in fake.events() if e["event"] != "celery task published"]
