@@ -1,7 +1,8 @@
-"""EventDispatcher: owns the queue and the consumer threads; put, flush and shutdown with deadlines.
+"""EventDispatcher: one client's pipeline (queue, outbox, settings); put, flush and shutdown with deadlines.
 
-Fork-safe (a child gets a fresh queue and starts its own threads on first use), drained at
-interpreter exit, and every event it cannot deliver is counted with a reason.
+Its events are encoded and sent by the process's delivery engine (:mod:`posthog._engine`),
+shared by every client. Fork-safe (a child gets a fresh queue and engine on first use), drained
+at interpreter exit, and every event it cannot deliver is counted with a reason.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final, Optional
 from . import _exit
 from ._capture_v1 import CaptureCompression, CaptureMode
 from ._dropped_events import DeliveryStats, DropReason, DropRecorder
+from ._engine import Lane, engine
 from ._fork import on_fork_in_child
 from ._outbox import (
     DEFAULT_RETRY_BUFFER_AGE,
@@ -27,7 +29,7 @@ from ._outbox import (
     decode,
 )
 from ._queue import DEFAULT_MAX_QUEUE_BYTES, EventQueue
-from ._sender import Sender, deliver_now
+from ._sender import deliver_now
 from .consumer import Consumer
 from .request import Transport
 
@@ -120,7 +122,8 @@ class EventDispatcher:
         self.queue = EventQueue(max_queue_size, max_queue_bytes)
         self.outbox = Outbox(retry_buffer_bytes)
         self.consumers: list[Consumer] = []
-        self.sender: Optional[Sender] = None
+        #: this pipeline's place in the engine, once started (``sender``: the 3.x-era name)
+        self.sender: Optional[Lane] = None
         self._init_process_state()
         self.shut_down = False
         on_fork_in_child(self._after_fork)
@@ -146,7 +149,7 @@ class EventDispatcher:
         self.queue = EventQueue(self.queue.maxsize, self.queue.maxbytes)
         self.outbox = Outbox(self.outbox.max_bytes)
         self.consumers = []
-        self.sender = None
+        self.sender = None  # the parent's engine has no thread here
         self.drops.after_fork()
 
     # --- state read by consumers ----------------------------------------------------------
@@ -233,11 +236,11 @@ class EventDispatcher:
             if self._started:
                 return
             _warn_if_uwsgi_without_threads()
-            self.consumers = [Consumer(self) for _ in range(self.threads)]
-            self.sender = Sender(self)
-            self.sender.start()
-            for consumer in self.consumers:
-                consumer.start()
+            shared = engine()
+            lane = shared.attach(self)
+            self.queue.on_ready = lane.notify
+            self.sender = lane
+            self.consumers = [Consumer(self, shared.encoder_thread) for _ in range(self.threads)]
             self._started = True
 
     def _send_now(self, msg: dict[str, Any], text: str) -> bool:
@@ -250,17 +253,14 @@ class EventDispatcher:
 
     # --- lifecycle ------------------------------------------------------------------------
     def _in_flight(self) -> list[str]:
-        held: list[str] = []
-        for consumer in self.consumers:
-            held.extend(consumer.holding)
-        return held
+        lane = self.sender
+        return list(lane.holding) if lane is not None else []
 
     def pending(self) -> int:
         """Events queued, being encoded, or waiting in the outbox (to be sent or re-sent)."""
         return self.queue.qsize() + len(self._in_flight()) + self.outbox.pending()
 
     def _wake_all(self) -> None:
-        self.queue.wake()
         if self.sender is not None:
             self.sender.nudge()
 
@@ -311,16 +311,20 @@ class EventDispatcher:
                 f"still pending after {limit:.1f}s" + (" at interpreter exit" if exiting else "")
             )
         if self.sender is not None:
-            self.sender.running = False
-            self.sender.nudge()
-        for consumer in self.consumers:
-            consumer.join(max(0.0, min(0.2, deadline - time.monotonic())) if not done else 1.0)
-        if self.sender is not None:
-            self.sender.join(max(0.0, min(0.2, deadline - time.monotonic())) if not done else 1.0)
+            # An attempt still in flight (its timeout fits the deadline) is let go after a moment.
+            self.sender.engine.detach(self.sender, max(0.0, min(0.2, deadline - time.monotonic())))
         self.drops.log_unreported()
         if done:
             self.transport.close()
         return lost
+
+    def begin_exit(self, deadline: float) -> None:
+        """Interpreter exit: start draining now, every client at once, before each is waited on."""
+        if self.shut_down or self.sync_mode or not self._started or self._pid != os.getpid():
+            return
+        self._shutdown_deadline = deadline
+        self.draining = True
+        self._wake_all()
 
     def _begin_shutdown(self) -> bool:
         """Mark the dispatcher shut down; False if it already was (shutdown is idempotent)."""
@@ -349,7 +353,7 @@ class EventDispatcher:
         return len(leftover) + count_events(chunks)
 
     def release(self) -> None:
-        """The client is gone: let the threads deliver what is queued and end (never blocks)."""
+        """The client is gone: let the engine deliver what is queued, then forget it (never blocks)."""
         self.draining = True
         for consumer in self.consumers:
             consumer.running = False

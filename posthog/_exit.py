@@ -1,5 +1,7 @@
 """One interpreter-exit hook per process that drains every live dispatcher within its deadline.
 
+Every dispatcher starts draining at once; then each is waited for, within its own deadline.
+
 ``threading._register_atexit`` also runs in processes started by ``multiprocessing`` (their
 bootstrap calls ``threading._shutdown()`` before ``os._exit()``), so workers drain too.
 """
@@ -27,9 +29,16 @@ _installed = False
 
 def _drain_all() -> None:
     started = time.monotonic()
-    for dispatcher in list(_dispatchers):
+    dispatchers = list(_dispatchers)
+    # Each client gets its own exit deadline, counted from the start of the exit; all of them
+    # start draining at once (the engine works on them together), then each is waited for.
+    for dispatcher in dispatchers:
         try:
-            # Each client gets its own exit deadline, counted from the start of the exit.
+            dispatcher.begin_exit(started + dispatcher.shutdown_timeout)
+        except Exception:  # exit must go on whatever one client does
+            log.debug("error while draining at exit", exc_info=True)
+    for dispatcher in dispatchers:
+        try:
             remaining = dispatcher.shutdown_timeout - (time.monotonic() - started)
             dispatcher.shutdown(max(0.0, remaining), exiting=True)
         except Exception:  # exit must go on whatever one client does
@@ -38,8 +47,8 @@ def _drain_all() -> None:
 
 def _install() -> None:
     global _installed
-    # threading._register_atexit runs before non-daemon threads are joined, while our daemon
-    # consumers still run; plain atexit runs later, when they may already be frozen.
+    # threading._register_atexit runs before non-daemon threads are joined, while the engine's
+    # daemon threads still run; plain atexit runs later, when they may already be frozen.
     register_early = getattr(threading, "_register_atexit", None)
     if register_early is not None:
         try:

@@ -1,7 +1,7 @@
 """What the delivery workers need of a client's pipeline (``EventDispatcher``), as a Protocol.
 
-The consumer, the sender, the delivery policy and the exit hook work on a pipeline's queue,
-outbox and settings; the dispatcher builds and starts them. Typing them against this interface
+The engine, the encoder, the delivery policy and the exit hook work on a pipeline's queue,
+outbox and settings; the dispatcher attaches itself to the engine. Typing them against this interface
 rather than the dispatcher keeps the imports one way: the dispatcher imports its workers, never
 the reverse.
 """
@@ -20,13 +20,10 @@ from .request import Transport
 __all__ = ["Pipeline"]
 
 
-class _Thread(Protocol):
-    def is_alive(self) -> bool: ...
-
-
 class _Sender(Protocol):
     @property
     def outage(self) -> bool: ...
+    def is_alive(self) -> bool: ...
 
 
 class Pipeline(Protocol):
@@ -50,8 +47,6 @@ class Pipeline(Protocol):
     draining: bool
 
     @property
-    def consumers(self) -> Sequence[_Thread]: ...
-    @property
     def sender(self) -> Optional[_Sender]: ...
     @property
     def abandoned(self) -> bool: ...
@@ -68,4 +63,7 @@ class Pipeline(Protocol):
         cause: Optional[BaseException] = None,
         detail: str = "",
     ) -> None: ...
+    def pending(self) -> int: ...
+    def release(self) -> None: ...
+    def begin_exit(self, deadline: float) -> None: ...
     def shutdown(self, timeout: Optional[float] = None, *, exiting: bool = False) -> int: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Final, Optional
+from typing import Callable, Final, Optional
 
 __all__ = ["DEFAULT_MAX_QUEUE_BYTES", "EventQueue"]
 
@@ -33,7 +33,9 @@ class EventQueue:
         self._total_units = 0
         self._mutex = threading.Lock()
         self._changed = threading.Condition(self._mutex)  # items released or space freed
-        self._ready = threading.Event()  # set when encoders may find work
+        #: called (outside the lock, at most once per ``arm``) when enough messages wait
+        self.on_ready: Optional[Callable[[], None]] = None
+        self._signalled = True  # nobody is waiting for a signal until the first arm()
         self._put = 0  # number of the newest message ever put
         self._taken = 0  # how many messages have left the queue
         self._space_waiters = 0
@@ -79,11 +81,15 @@ class EventQueue:
             self._items.append(msg)
             self._units.append(units)
             self._total_units += units
-            # Wake an encoder only when it has a use for it: an idle one wants the first
-            # message, one that is filling a batch wants enough to complete it.
-            wake = len(self._items) >= self._wanted
-        if wake and not self._ready.is_set():
-            self._ready.set()
+            # Wake the encoder only when it has a use for it: an idle queue's first message,
+            # or enough to complete the batch being filled; once per arm().
+            wake = not self._signalled and len(self._items) >= self._wanted
+            if wake:
+                self._signalled = True
+        if wake:
+            callback = self.on_ready
+            if callback is not None:
+                callback()
         return None
 
     def _refusal(self, units: int) -> Optional[str]:
@@ -134,18 +140,12 @@ class EventQueue:
                 self._changed.notify_all()
         return out, taken_units * _UNIT
 
-    def wait_ready(self, timeout: Optional[float], wanted: int = 1) -> None:
-        """Block until ``wanted`` items may be available, a wake-up, or ``timeout``."""
-        self._wanted = max(1, wanted)
-        self._ready.clear()
-        if len(self._items) >= self._wanted:
-            return
-        self._ready.wait(timeout)
-        self._wanted = 1
-
-    def wake(self) -> None:
-        """Wake every encoder waiting in :meth:`wait_ready`."""
-        self._ready.set()
+    def arm(self, wanted: int) -> int:
+        """Ask for one ``on_ready`` call once ``wanted`` messages wait; return how many wait now."""
+        with self._mutex:
+            self._wanted = max(1, wanted)
+            self._signalled = False
+            return len(self._items)
 
     # --- the ledger -----------------------------------------------------------------------
     def hold_like(self, token: int, model: int) -> None:

@@ -1,4 +1,4 @@
-"""Encoder threads: take events' JSON text from the queue, join it into chunks, hand them to the outbox.
+"""Encoding: take events' JSON text from the queue, join it into chunks, hand them to the outbox.
 
 Under light load a chunk is a batch of up to ``flush_at`` events (or what ``flush_interval``
 gathered). When a backlog builds, each pass takes up to ``CHUNK_EVENTS`` at once, so the encoder
@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Optional
 
 from ._dropped_events import DropReason
 from ._outbox import Chunk, decode
-from ._worker import Worker
 
 if TYPE_CHECKING:
     from ._pipeline import Pipeline
 
-__all__ = ["BATCH_SIZE_LIMIT", "CHUNK_EVENTS", "MAX_MSG_SIZE", "Consumer", "encode_chunks", "new_token"]
+__all__ = [
+    "BATCH_SIZE_LIMIT",
+    "CHUNK_EVENTS",
+    "MAX_MSG_SIZE",
+    "Consumer",
+    "encode_chunks",
+    "encode_slice",
+    "new_token",
+]
 
 log = logging.getLogger("posthog")
 
@@ -44,74 +52,62 @@ def new_token() -> int:
     return next(_tokens)
 
 
-class Consumer(Worker):
-    """One encoder: a named daemon thread running :meth:`run` until stopped."""
+class Consumer:
+    """One of ``client.consumers`` (3.x's encoder threads): a handle on the client's pipeline.
 
-    def __init__(self, dispatcher: Pipeline) -> None:
+    Encoding runs on the process's delivery engine (:mod:`posthog._engine`), shared by every
+    client; ``thread`` is the engine's encoder thread. ``thread=N`` gives N handles.
+    """
+
+    def __init__(self, dispatcher: Pipeline, thread: Optional[threading.Thread] = None) -> None:
         self.dispatcher = dispatcher
-        #: events (JSON text) taken from the queue and not yet in the outbox (reported if abandoned)
-        self.holding: list[str] = []
-        super().__init__("posthog.consumer")
+        self.running = True
+        self.thread = thread
 
     def pause(self) -> None:
-        """Ask the thread to stop after what it holds (3.x name)."""
+        """Ask the pipeline to send what it holds and stop waiting for more (3.x name)."""
         self.running = False
-        self.dispatcher.queue.wake()
+        self.dispatcher.release()
 
-    def run(self) -> None:
-        """Encode until stopped; nothing raised here ends the loop."""
+    def is_alive(self) -> bool:
+        """Whether the engine still serves this client's pipeline."""
+        sender = self.dispatcher.sender
+        if sender is None or not sender.is_alive():
+            return False
         d = self.dispatcher
-        while not d.abandoned:
-            token = new_token()
-            try:
-                messages = self._collect(token)
-                if messages:
-                    publish(d, encode_chunks(d, messages, token))
-                    self.holding = []
-                elif not self.running or d.draining:
-                    break
-            except Exception as exc:  # the loop must survive anything; report and carry on
-                log.exception("unexpected error in the PostHog consumer thread")
-                held, self.holding = self.holding, []
-                # Whatever this pass held is lost: say so rather than drop it silently.
-                d.drops.record(
-                    DropReason.RETRIES_EXHAUSTED,
-                    decode(held),
-                    count=len(held),
-                    cause=exc,
-                    detail="internal error",
-                )
-                d.queue.release(token)
-                time.sleep(0.05)
-        d.outbox.wake()  # the sender may be waiting for this thread to finish
+        return not (d.draining and not d.pending())
 
-    def _collect(self, token: int) -> list[str]:
-        """Take ``flush_at`` messages (more if a backlog waits), or what ``flush_interval`` gathered."""
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Wait (bounded by ``timeout``) until the pipeline holds nothing more."""
         d = self.dispatcher
-        queue = d.queue
-        messages: list[str] = []
-        self.holding = messages
-        deadline = 0.0
-        budget = CHUNK_BYTES
-        cap = max(1, min(CHUNK_EVENTS, d.flush_at)) if queue.qsize() < d.flush_at else CHUNK_EVENTS
-        while len(messages) < cap and budget > 0:
-            taken, size = queue.take(token, cap - len(messages), budget)
-            if taken:
-                messages.extend(taken)
-                budget -= size
-                if not deadline:
-                    deadline = time.monotonic() + d.flush_interval
-                continue
-            if len(messages) >= d.flush_at or not self.running or d.draining or d.abandoned:
-                break
-            if messages:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or d.urgent:
-                    break
-                queue.wait_ready(remaining, d.flush_at - len(messages))
-            else:
-                queue.wait_ready(1.0)
-        return messages
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while d.pending() and (deadline is None or time.monotonic() < deadline):
+            d.queue.wait_done(d.queue.last_seq(), 0.05)
+
+
+def encode_slice(d: Pipeline, holding: list[str], waiting: int) -> int:
+    """Move one batch from the queue into the outbox: ``flush_at`` events, or up to
+    ``CHUNK_EVENTS`` when a backlog waits; return how many. ``holding`` lists the events between
+    the two (so a deadline can report them); whatever goes wrong is reported, never raised."""
+    cap = max(1, min(CHUNK_EVENTS, d.flush_at)) if waiting < d.flush_at else CHUNK_EVENTS
+    token = new_token()
+    try:
+        taken, _ = d.queue.take(token, cap, CHUNK_BYTES)
+        if not taken:
+            return 0
+        holding.extend(taken)
+        publish(d, encode_chunks(d, taken, token))
+        return len(taken)
+    except Exception as exc:  # report and carry on: the engine must survive anything
+        log.exception("unexpected error while encoding PostHog events")
+        held = list(holding)
+        d.drops.record(
+            DropReason.RETRIES_EXHAUSTED, decode(held), count=len(held), cause=exc, detail="internal error"
+        )
+        d.queue.release(token)
+        return 0
+    finally:
+        holding.clear()
 
 
 def publish(d: Pipeline, chunks: list[Chunk]) -> None:

@@ -340,25 +340,27 @@ def test_on_error_raising_does_not_kill_the_consumer(
 # --- threads ------------------------------------------------------------------------------------------
 
 
-def test_thread_3_runs_and_tracks_three_consumers(
+def test_thread_3_gives_three_handles_on_the_one_encoder_of_the_process(
     make_client: ClientFactory, fake_server: FakePostHog
 ) -> None:
     client = make_client(thread=3)
 
-    client.capture("u", "e")  # consumers start on first use
+    client.capture("u", "e")  # the pipeline joins the process's engine on first use
     client.flush()
 
     consumers = client.consumers
     assert consumers is not None and len(consumers) == 3
     wait_until(lambda: all(c.is_alive() for c in consumers))
-    threads = [c.thread for c in consumers]
-    assert len(set(threads)) == 3
-    assert all(t.name == "posthog.consumer" and t.daemon for t in threads)
-    assert set(threads) <= set(threading.enumerate())
+    threads = {c.thread for c in consumers}
+    assert len(threads) == 1  # one encoder per process, however many clients and handles
+    [thread] = threads
+    assert thread is not None and thread.name == "posthog.consumer" and thread.daemon
+    assert thread in threading.enumerate()
 
     client.shutdown()
 
-    wait_until(lambda: not any(t.is_alive() for t in threads))
+    assert not any(c.is_alive() for c in consumers)
+    assert thread.is_alive()  # the engine serves the process's other clients
 
 
 def test_three_consumers_deliver_everything_once(

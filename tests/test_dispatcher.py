@@ -14,6 +14,7 @@ import pytest
 
 import posthog
 from posthog import DropReason
+from posthog._engine import MAX_SENDERS
 from posthog.exceptions import DroppedEventError
 from tests.conftest import API_KEY
 from tests.fake_server import FakePostHog, SilentServer
@@ -243,18 +244,28 @@ def test_send_false_client_starts_no_thread_and_sends_nothing(
     assert fake_server.requests_to("/batch") == []
 
 
-def test_first_capture_starts_one_named_consumer(make_client: MakeClient) -> None:
-    before = consumer_threads()
+def test_first_capture_joins_the_process_engine_and_more_clients_add_no_thread(
+    make_client: MakeClient,
+) -> None:
     client = make_client()
-    assert consumer_threads() - before == set()
     assert client.consumers == []
 
     client.capture("someone", "event")
 
-    started = consumer_threads() - before
-    assert len(started) == 1
-    assert all(t.daemon for t in started)
-    assert [c.thread for c in client.consumers or []] == list(started)
+    [consumer] = client.consumers or []
+    assert consumer.thread is not None and consumer.thread.name == "posthog.consumer"
+    assert consumer.thread.daemon and consumer.thread.is_alive()
+    before = {t for t in threading.enumerate() if t.name.startswith("posthog.")}
+    others = [make_client() for _ in range(20)]
+    for other in others:
+        other.capture("someone", "event")
+    assert all(o.consumers and o.consumers[0].thread is consumer.thread for o in others)
+    for other in others:
+        assert other.flush(timeout=5) == 0
+    after = {t for t in threading.enumerate() if t.name.startswith("posthog.")}
+    # 20 more clients: no new encoder; senders only up to the engine's fixed bound
+    assert {t for t in after - before if t.name != "posthog.sender"} == set()
+    assert len([t for t in after if t.name == "posthog.sender"]) <= MAX_SENDERS
 
 
 # --- flush ----------------------------------------------------------------------------------

@@ -52,10 +52,10 @@ if pid == 0:
     }
     for i in range(10):
         client.capture("child", "child", {"i": i})
-    report["threads_after_use"] = sorted(t.name for t in threading.enumerate())
     started = time.monotonic()
     report["flush_result"] = client.flush(timeout=float(sys.argv[2]))
     report["flush_seconds"] = time.monotonic() - started
+    report["threads_after_use"] = sorted(t.name for t in threading.enumerate())
     os.write(write_end, json.dumps(report).encode())
     os._exit(0)
 
@@ -147,12 +147,13 @@ def test_parent_keeps_working_after_the_fork(fork_run: tuple[dict[str, Any], lis
     assert _count(events, "parent-after") == 3
 
 
-def test_child_starts_threads_lazily_with_the_consumer_name(
+def test_child_starts_its_own_engine_lazily(
     fork_run: tuple[dict[str, Any], list[dict[str, Any]]],
 ) -> None:
     child = fork_run[0]["child"]
     assert child["threads_before_use"] == ["MainThread"]
     assert child["consumers_before_use"] == 0
+    # the child's own engine: its encoder and one sender (one client: one request at a time)
     assert child["threads_after_use"] == ["MainThread", "posthog.consumer", "posthog.sender"]
 
 

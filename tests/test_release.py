@@ -23,10 +23,11 @@ def _threads_of(client: posthog.Client) -> list[threading.Thread]:
     return threads
 
 
-def test_a_dropped_client_delivers_its_events_and_ends_its_consumer(fake_server: FakePostHog) -> None:
+def test_a_dropped_client_delivers_its_events_and_the_engine_lets_go_of_it(fake_server: FakePostHog) -> None:
     client = posthog.Client(API_KEY, host=fake_server.url, flush_interval=5)
     client.capture("user-1", "sent after the client is gone")
-    threads = _threads_of(client)
+    consumers = list(client.consumers or [])
+    pipeline = weakref.ref(client._dispatcher)
     ref = weakref.ref(client)
 
     del client
@@ -34,7 +35,11 @@ def test_a_dropped_client_delivers_its_events_and_ends_its_consumer(fake_server:
 
     assert ref() is None
     assert [e["event"] for e in fake_server.wait_for_events(1)] == ["sent after the client is gone"]
-    wait_until(lambda: not any(t.is_alive() for t in threads), timeout=3)
+    assert consumers and all(c.thread is not None and c.thread.name == "posthog.consumer" for c in consumers)
+    wait_until(lambda: not any(c.is_alive() for c in consumers), timeout=3)
+    consumers.clear()
+    # delivered: the process's engine holds nothing of it any more
+    wait_until(lambda: gc.collect() is not None and pipeline() is None, timeout=3)
 
 
 def test_a_dropped_client_stops_polling(fake_server: FakePostHog) -> None:
