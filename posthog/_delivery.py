@@ -29,6 +29,9 @@ __all__ = ["BODY_LIMIT", "HeadDelivery", "OneShot", "report_v1_drops"]
 log = logging.getLogger("posthog")
 
 BODY_LIMIT: Final = BATCH_SIZE_LIMIT - BODY_OVERHEAD
+#: Waiting chunks are merged into one request up to this many bytes: past a megabyte a bigger
+#: body saves little per event, and costs its size again in memory while it is joined and sent.
+MERGE_LIMIT: Final = min(BODY_LIMIT, 1024 * 1024)
 #: Capture v1 honours a Retry-After up to this many seconds (7.x's rule).
 V1_MAX_RETRY_AFTER: Final = 30.0
 
@@ -44,7 +47,7 @@ class HeadDelivery:
     def __init__(self, dispatcher: Pipeline) -> None:
         self.dispatcher = dispatcher
         self.outage = False
-        self._limit = BODY_LIMIT
+        self._limit = MERGE_LIMIT
         self._delays: Optional[Iterator[float]] = None
         self._attempt = 0
         #: capture v1: the identity of the batch being sent (request id, created_at, attempts)
@@ -74,7 +77,7 @@ class HeadDelivery:
         if self.outage:
             self.outage = False
             log.info("PostHog accepts events again; held events are being delivered")
-        self._limit = BODY_LIMIT
+        self._limit = MERGE_LIMIT
         total = count_events(batch)
         if answer is None or self.v1 is None or not (answer.retry or answer.drops):
             self._settle(batch, total)
