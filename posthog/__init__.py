@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from ._capture_v1 import CaptureCompression, CaptureMode
 from ._client_events import warn_context
 from ._default_client import default as _proxy
-from ._dropped_events import DeliveryStats, DropReason
 from ._facade_flags import (
     feature_enabled,
     feature_flag_definitions,
@@ -28,8 +26,10 @@ from ._facade_flags import (
     get_remote_config_payload,
     load_feature_flags,
 )
+from ._http.capture_v1 import CaptureCompression, CaptureMode
 from ._invocation import flush_after, scope_flush
 from ._options import DEFAULTS
+from ._pipeline.drops import DeliveryStats, DropReason
 from .client import Client, Posthog
 from .contexts import (
     get_tags,

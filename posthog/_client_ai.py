@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, Optional
 from ._client_events import EventMethods, EventResult, warn_context
 
 if TYPE_CHECKING:
-    from ._dispatcher import EventDispatcher
+    from ._pipeline.dispatcher import EventDispatcher
 
 __all__ = ["AI_MAX_MSG_SIZE", "AiEventMethods"]
 

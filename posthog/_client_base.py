@@ -12,17 +12,17 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import _logging
-from ._capture_v1 import CaptureCompression, CaptureMode, resolve_capture_mode, resolve_compression
 from ._client_ai import AiEventMethods
 from ._client_contexts import ContextMethods
 from ._client_exceptions import ExceptionMethods
-from ._dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
-from ._dropped_events import DeliveryStats, DropRecorder, OnError
+from ._http.capture_v1 import CaptureCompression, CaptureMode, resolve_capture_mode, resolve_compression
+from ._http.preload import preload_http
 from ._kill_switch import env_disabled, env_maybe_set
 from ._options import DEFAULT_MAX_RETRIES
-from ._outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
-from ._preload import preload_http
-from ._queue import DEFAULT_MAX_QUEUE_BYTES
+from ._pipeline.dispatcher import DEFAULT_SHUTDOWN_TIMEOUT, EventDispatcher
+from ._pipeline.drops import DeliveryStats, DropRecorder, OnError
+from ._pipeline.outbox import DEFAULT_RETRY_BUFFER_AGE, DEFAULT_RETRY_BUFFER_BYTES
+from ._pipeline.queue import DEFAULT_MAX_QUEUE_BYTES
 from ._validation import require_str
 from .feature_flags.cache import PathLike
 from .feature_flags.fleet import FlagDefinitionsStats

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 from uuid import uuid4
 
 from ._context_events import _context_id, run_before_send, with_context
-from ._dropped_events import DropReason, DropRecorder
 from ._messages import finish_message
+from ._pipeline.drops import DropReason, DropRecorder
+from ._pipeline.encode import MAX_MSG_SIZE
 from ._serialize import copy_properties, encode_message_text
 from ._system_context import system_properties_copy
 from ._validation import (
@@ -24,12 +25,11 @@ from ._validation import (
     require_str,
 )
 from ._wire import PlainParts, capture_text, plain_parts
-from .consumer import MAX_MSG_SIZE
 from .contexts import _current as _current_context
 from .feature_flags.resolver import FlagResolver
 
 if TYPE_CHECKING:
-    from ._dispatcher import EventDispatcher as _Dispatcher
+    from ._pipeline.dispatcher import EventDispatcher as _Dispatcher
 
 __all__ = ["EventMethods", "EventResult", "Sink", "check_capture", "warn_context"]
 

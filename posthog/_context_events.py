@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
-from ._dropped_events import DropReason, DropRecorder
+from ._pipeline.drops import DropReason, DropRecorder
 from .contexts import Context, _current
 
 __all__ = ["_context_id", "run_before_send", "with_context"]

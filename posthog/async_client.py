@@ -16,11 +16,11 @@ from types import TracebackType
 from typing import Any, Optional
 
 from ._async_client_flags import AsyncFlagMethods
-from ._async_dispatcher import AsyncDispatcher
-from ._async_transport import AsyncTransport, prepare, require_backend
 from ._client_base import ClientBase, weak_capture
 from ._client_events import EventResult, check_capture, warn_context
-from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
+from ._http.async_transport import AsyncTransport, prepare, require_backend
+from ._pipeline.async_dispatcher import AsyncDispatcher
+from ._pipeline.dispatcher import DEFAULT_FLUSH_TIMEOUT
 from .feature_flags.async_resolver import AsyncFlagResolver
 from .feature_flags.cache import PathLike
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 from ._client_base import ClientBase
 from ._client_flags import FlagMethods
-from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
+from ._pipeline.dispatcher import DEFAULT_FLUSH_TIMEOUT
 
 __all__ = ["Client", "Posthog"]
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Optional
 from urllib.parse import quote
 
-from ._capture_v1 import (
+from ._http.capture_v1 import (
     CAPTURE_V1_PATH,
     CaptureCompression,
     V1Answer,
@@ -24,7 +24,7 @@ from ._capture_v1 import (
     answer_of,
     prepare_attempt,
 )
-from ._protocol import (
+from ._http.protocol import (
     AI_BATCH_PATH,
     FLAGS_PATH,
     USER_AGENT,

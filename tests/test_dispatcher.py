@@ -14,7 +14,7 @@ import pytest
 
 import posthog
 from posthog import DropReason
-from posthog._engine import MAX_SENDERS
+from posthog._pipeline.engine import MAX_SENDERS
 from posthog.exceptions import DroppedEventError
 from tests.conftest import API_KEY
 from tests.fake_server import FakePostHog, SilentServer

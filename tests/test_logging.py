@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 import posthog
-from posthog import DropReason, _dropped_events
+from posthog import DropReason
+from posthog._pipeline import drops as _dropped_events
 from tests.conftest import API_KEY
 from tests.fake_server import FakePostHog
 from tests.support.waiting import wait_until

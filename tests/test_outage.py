@@ -16,7 +16,7 @@ import pytest
 
 import posthog
 from posthog import DropReason
-from posthog._queue import EventQueue
+from posthog._pipeline.queue import EventQueue
 from tests.fake_server import FakePostHog
 from tests.support.errors import ErrorLog
 from tests.support.waiting import wait_until
@@ -29,7 +29,7 @@ API_KEY = "phc_outage"
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the backoff of the retry buffer short enough for a test (the policy is unchanged)."""
-    import posthog._retry as retry
+    import posthog._http.retry as retry
 
     monkeypatch.setattr(retry, "MAX_DELAY_SECONDS", 0.5)
 

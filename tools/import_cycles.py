@@ -1,4 +1,5 @@
-"""List the import cycles among the modules of a package (exit 1 if there is one).
+"""List the import cycles among the modules of a package, and imports against its layers (exit 1
+if there is one).
 
     python tools/import_cycles.py [posthog]
 
@@ -99,14 +100,68 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+#: What the bottom layers must never import (the layers above them).
+_CLIENT_SIDE = (
+    "posthog.client",
+    "posthog._client_",
+    "posthog.async_client",
+    "posthog._default_client",
+    "posthog.feature_flags",
+    "posthog.integrations",
+    "posthog.ai",
+)
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "posthog._http": ("posthog._pipeline", *_CLIENT_SIDE),
+    "posthog._pipeline": _CLIENT_SIDE,
+}
+#: The pipeline's layers, bottom first: a module imports only from its own layer or below.
+PIPELINE_LAYERS: tuple[tuple[str, ...], ...] = (
+    ("queue", "outbox", "drops"),
+    ("encode", "interface"),
+    ("policy",),
+    ("send",),
+    ("engine", "consumers"),
+    ("dispatcher", "exit_hook"),
+    ("async_sender",),
+    ("async_dispatcher",),
+)
+
+
+def _pipeline_rank(module: str) -> int:
+    leaf = module.rpartition(".")[2]
+    for rank, layer in enumerate(PIPELINE_LAYERS):
+        if module.startswith("posthog._pipeline.") and leaf in layer:
+            return rank
+    return -1
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that go up: into the clients from a bottom package, or up the pipeline's layers."""
+    found: list[str] = []
+    for module in sorted(graph):
+        for target in sorted(graph[module]):
+            for package, banned in FORBIDDEN.items():
+                inside = module == package or module.startswith(package + ".")
+                if inside and target.startswith(banned):
+                    found.append(f"{module} imports {target}")
+            rank, target_rank = _pipeline_rank(module), _pipeline_rank(target)
+            if rank >= 0 and target_rank > rank:
+                found.append(f"{module} imports {target}, a layer above it")
+    return found
+
+
 def main(argv: list[str]) -> int:
     root = Path(argv[1] if len(argv) > 1 else "posthog").resolve()
-    found = cycles(import_graph(root))
+    graph = import_graph(root)
+    found = cycles(graph)
     for component in found:
         print("import cycle: " + " <-> ".join(component))
     if not found:
         print(f"no import cycle in {root.name}/")
-    return 1 if found else 0
+    upward = layer_violations(graph)
+    for line in upward:
+        print("import against the layers: " + line)
+    return 1 if found or upward else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from .._async_transport import AsyncTransport
+from .._http.async_transport import AsyncTransport
 from ..request import Transport
 from ..types import FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, normalize_flags_response
 from .async_source import AsyncDefinitionSource

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Final, Optional
 
-from .._async_transport import AsyncTransport
+from .._http.async_transport import AsyncTransport
 from ..exceptions import APIError
 from ..request import Transport
 from .definitions import EMPTY_DEFINITIONS, FlagDefinitions

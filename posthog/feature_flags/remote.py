@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple, Optional
 
-from .._retry import is_network_error
+from .._http.retry import is_network_error
 from ..contexts import current as current_context
 from ..exceptions import APIError
 from ..request import Transport

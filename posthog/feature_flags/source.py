@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, Optional, Union
 
-from .._retry import retry_delays
+from .._http.retry import retry_delays
 from ..exceptions import APIError, QuotaLimitError
 from ..poller import Poller
 from ..request import Transport

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from posthog import AsyncPosthog
-from posthog._async_transport import _bounded
-from posthog._protocol import USER_AGENT
+from posthog._http.async_transport import _bounded
+from posthog._http.protocol import USER_AGENT
 from tests.asyncio.conftest import API_KEY, MakeAsync
 from tests.fake_server import FakePostHog
 
@@ -288,7 +288,7 @@ def test_either_http_library_sends_events_and_asks_for_flags(fake_server: FakePo
         import asyncio, sys
         sys.modules[{blocked!r}] = None  # as if not installed
         from posthog import AsyncPosthog
-        from posthog._async_http import backend
+        from posthog._http.async_http import backend
 
         async def main():
             client = AsyncPosthog({API_KEY!r}, host={fake_server.url!r})

@@ -1,8 +1,8 @@
 """One POST of encoded events (``/batch/``, capture v1 or the AI endpoint), and sync mode's sending.
 
-The engine's senders (:mod:`posthog._engine`) call :func:`post_events` for the head of a
+The engine's senders (:mod:`posthog._pipeline.engine`) call :func:`post_events` for the head of a
 pipeline's outbox, one request at a time per pipeline, merging waiting chunks up to the body
-limit; :mod:`posthog._delivery` decides what follows each attempt (retry with backoff, hold
+limit; :mod:`posthog._pipeline.policy` decides what follows each attempt (retry with backoff, hold
 through an outage in the retry buffer, split, drop). Order and each event's bytes (uuid,
 timestamp) are kept across attempts.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._capture_v1 import V1Answer, V1Batch
-from ._delivery import OneShot
+from .._http.capture_v1 import V1Answer, V1Batch
+from .policy import OneShot
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from .interface import Pipeline
 
 __all__ = ["deliver_now", "post_events"]
 

@@ -15,12 +15,12 @@ import threading
 import time
 from typing import Any, Final, Optional
 
-from ._async_sender import AsyncPipeline, AsyncSender, apost_events, encode_waiting
-from ._async_transport import AsyncTransport
-from ._delivery import OneShot
-from ._dispatcher import DEFAULT_FLUSH_TIMEOUT
-from ._dropped_events import DropReason
-from .consumer import CHUNK_EVENTS
+from .._http.async_transport import AsyncTransport
+from .async_sender import AsyncPipeline, AsyncSender, apost_events, encode_waiting
+from .dispatcher import DEFAULT_FLUSH_TIMEOUT
+from .drops import DropReason
+from .encode import CHUNK_EVENTS
+from .policy import OneShot
 
 __all__ = ["AsyncDispatcher"]
 

@@ -1,6 +1,6 @@
 """What to do with the head batch of the outbox after each attempt: the one policy both senders follow.
 
-The thread sender (:mod:`posthog._sender`) and the asyncio sender (:mod:`posthog._async_sender`)
+The engine's senders (:mod:`.engine`, :mod:`.send`) and the asyncio sender (:mod:`.async_sender`)
 differ only in how they POST and how they wait; every decision (merge, retry, hold through an
 outage, split on 413, drop with a reason) is made here, without I/O.
 """
@@ -12,17 +12,17 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Optional
 
-from ._capture_v1 import CaptureMode, V1Answer, V1Batch, event_uuid, v1_retryable
-from ._dropped_events import DropReason
-from ._outbox import Chunk, count_events
-from ._retry import MAX_RETRY_AFTER_SECONDS, is_retryable, retry_delays, v1_delays
-from ._serialize import encode_array
-from .capture_v1 import CaptureV1Error
-from .consumer import BATCH_SIZE_LIMIT, BODY_OVERHEAD, new_token
-from .exceptions import APIError
+from .._http.capture_v1 import CaptureMode, V1Answer, V1Batch, event_uuid, v1_retryable
+from .._http.retry import MAX_RETRY_AFTER_SECONDS, is_retryable, retry_delays, v1_delays
+from .._serialize import encode_array
+from ..capture_v1 import CaptureV1Error
+from ..exceptions import APIError
+from .drops import DropReason
+from .encode import BATCH_SIZE_LIMIT, BODY_OVERHEAD, new_token
+from .outbox import Chunk, count_events
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from .interface import Pipeline
 
 __all__ = ["BODY_LIMIT", "HeadDelivery", "OneShot", "report_v1_drops"]
 

@@ -3,7 +3,7 @@
 It does the work of the encoder and sender threads of the blocking client, in turns: take what
 the queue holds (``flush_at`` events, or what ``flush_interval`` gathered), join it into chunks,
 then send the head of the outbox while more events gather. Every decision after an attempt is
-:class:`~posthog._delivery.HeadDelivery`'s, as for the thread sender.
+:class:`~posthog._pipeline.policy.HeadDelivery`'s, as for the thread sender.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import threading
 import time
 from typing import Final, Optional
 
-from ._async_transport import AsyncTransport
-from ._capture_v1 import V1Answer, V1Batch
-from ._delivery import HeadDelivery
-from ._dispatcher import EventDispatcher
-from ._dropped_events import DropReason
-from ._outbox import join_arrays
-from .consumer import CHUNK_BYTES, CHUNK_EVENTS, encode_chunks, new_token, publish
+from .._http.async_transport import AsyncTransport
+from .._http.capture_v1 import V1Answer, V1Batch
+from .dispatcher import EventDispatcher
+from .drops import DropReason
+from .encode import CHUNK_BYTES, CHUNK_EVENTS, encode_chunks, new_token, publish
+from .outbox import join_arrays
+from .policy import HeadDelivery
 
 __all__ = ["AsyncSender", "apost_events", "encode_waiting"]
 

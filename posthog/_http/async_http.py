@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Optional, Protocol
 
-from ._protocol import USER_AGENT
+from .protocol import USER_AGENT
 
 __all__ = ["Answer", "Prepared", "Session", "backend", "new_session", "prepare", "require_backend"]
 

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from typing import Final, Optional
 
-from .exceptions import APIError
+from ..exceptions import APIError
 
 __all__ = [
     "MAX_RETRY_AFTER_SECONDS",

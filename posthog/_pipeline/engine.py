@@ -11,7 +11,7 @@ A process runs at most ``1 + MAX_SENDERS`` delivery threads however many clients
   client whose host never answers holds one sender at a time while the others keep delivering.
 
 Each pipeline keeps its own queue, outbox, settings, delivery policy, drop accounting and
-deadlines (:class:`~posthog._dispatcher.EventDispatcher`); the engine only decides *when* to work
+deadlines (:class:`~posthog._pipeline.dispatcher.EventDispatcher`); the engine only decides *when* to work
 on which. Its per-pipeline state is a :class:`Lane`. A forked child gets a fresh engine.
 """
 
@@ -26,14 +26,14 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Final, Optional
 
-from ._delivery import HeadDelivery
-from ._dropped_events import DropReason
-from ._outbox import join_arrays
-from ._sender import post_events
-from .consumer import encode_slice
+from .drops import DropReason
+from .encode import encode_slice
+from .outbox import join_arrays
+from .policy import HeadDelivery
+from .send import post_events
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from .interface import Pipeline
 
 __all__ = ["MAX_SENDERS", "Engine", "Lane", "engine"]
 

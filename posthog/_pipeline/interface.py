@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Optional, Protocol
 
-from ._capture_v1 import CaptureCompression, CaptureMode
-from ._dropped_events import DropReason, DropRecorder
-from ._outbox import Chunk, Outbox
-from ._queue import EventQueue
-from .request import Transport
+from .._http.capture_v1 import CaptureCompression, CaptureMode
+from ..request import Transport
+from .drops import DropReason, DropRecorder
+from .outbox import Chunk, Outbox
+from .queue import EventQueue
 
 __all__ = ["Pipeline"]
 

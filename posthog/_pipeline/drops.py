@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
-from ._drop_reason import DropReason
-from .capture_v1 import CaptureV1Error
-from .exceptions import DroppedEventError
+from .._drop_reason import DropReason
+from ..capture_v1 import CaptureV1Error
+from ..exceptions import DroppedEventError
 
 __all__ = ["DeliveryStats", "DropReason", "DropRecorder", "OnError"]
 

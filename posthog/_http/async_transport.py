@@ -1,7 +1,7 @@
 """HTTP to PostHog for :class:`~posthog.AsyncPosthog`: one session per event loop (aiohttp, else
-httpx: :mod:`posthog._async_http`).
+httpx: :mod:`posthog._http.async_http`).
 
-The same paths, bodies and answer handling as the blocking transport (:mod:`posthog._protocol`).
+The same paths, bodies and answer handling as the blocking transport (:mod:`posthog._http.protocol`).
 Every request is bounded as a whole by its timeout, so a server that accepts and never answers
 costs the caller at most the timeout.
 """
@@ -16,8 +16,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Final, Optional
 
-from ._async_http import Answer, Session, new_session, prepare, require_backend
-from ._capture_v1 import (
+from .async_http import Answer, Session, new_session, prepare, require_backend
+from .capture_v1 import (
     CAPTURE_V1_PATH,
     CaptureCompression,
     V1Answer,
@@ -25,7 +25,7 @@ from ._capture_v1 import (
     answer_of,
     prepare_attempt,
 )
-from ._protocol import (
+from .protocol import (
     AI_BATCH_PATH,
     BATCH_PATH,
     FLAGS_PATH,

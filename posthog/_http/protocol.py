@@ -1,7 +1,7 @@
 """PostHog's HTTP API without an HTTP client: paths, bodies, headers and what answers mean.
 
 Shared by the blocking transport (``requests``, :mod:`posthog.request`) and the asyncio one
-(``httpx``, :mod:`posthog._async_transport`), so both send the same bytes and read answers alike.
+(``httpx``, :mod:`posthog._http.async_transport`), so both send the same bytes and read answers alike.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from typing import Any, Final, Optional
 from urllib.parse import quote
 
-from ._serialize import clean
-from .exceptions import APIError, QuotaLimitError
-from .version import VERSION
+from .._serialize import clean
+from ..exceptions import APIError, QuotaLimitError
+from ..version import VERSION
 
 __all__ = [
     "AI_BATCH_PATH",

@@ -1,6 +1,6 @@
 """EventDispatcher: one client's pipeline (queue, outbox, settings); put, flush and shutdown with deadlines.
 
-Its events are encoded and sent by the process's delivery engine (:mod:`posthog._engine`),
+Its events are encoded and sent by the process's delivery engine (:mod:`posthog._pipeline.engine`),
 shared by every client. Fork-safe (a child gets a fresh queue and engine on first use), drained
 at interpreter exit, and every event it cannot deliver is counted with a reason.
 """
@@ -15,12 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import Any, Final, Optional
 
-from . import _exit
-from ._capture_v1 import CaptureCompression, CaptureMode
-from ._dropped_events import DeliveryStats, DropReason, DropRecorder
-from ._engine import Lane, engine
-from ._fork import on_fork_in_child
-from ._outbox import (
+from .._fork import on_fork_in_child
+from .._http.capture_v1 import CaptureCompression, CaptureMode
+from ..request import Transport
+from . import exit_hook as _exit
+from .consumers import Consumer
+from .drops import DeliveryStats, DropReason, DropRecorder
+from .engine import Lane, engine
+from .outbox import (
     DEFAULT_RETRY_BUFFER_AGE,
     DEFAULT_RETRY_BUFFER_BYTES,
     Chunk,
@@ -28,10 +30,8 @@ from ._outbox import (
     count_events,
     decode,
 )
-from ._queue import DEFAULT_MAX_QUEUE_BYTES, EventQueue
-from ._sender import deliver_now
-from .consumer import Consumer
-from .request import Transport
+from .queue import DEFAULT_MAX_QUEUE_BYTES, EventQueue
+from .send import deliver_now
 
 __all__ = ["DEFAULT_FLUSH_TIMEOUT", "DEFAULT_SHUTDOWN_TIMEOUT", "EventDispatcher"]
 

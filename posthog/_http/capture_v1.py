@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final, Optional, Union
 
-from ._protocol import USER_AGENT, retry_after_seconds
-from ._serialize import encode_text
-from .capture_v1 import CaptureV1Error  # public there; re-exported here for the transports
-from .exceptions import InvalidValueError
+from .._serialize import encode_text
+from ..capture_v1 import CaptureV1Error  # public there; re-exported here for the transports
+from ..exceptions import InvalidValueError
+from .protocol import USER_AGENT, retry_after_seconds
 
 __all__ = [
     "CAPTURE_V1_PATH",
@@ -217,7 +217,7 @@ def v1_retryable(error: BaseException) -> bool:
     """Whether a failed v1 attempt is worth another: those statuses, or a network failure."""
     if isinstance(error, CaptureV1Error):
         return error.status in _RETRY_STATUSES
-    from ._retry import is_network_error
+    from .retry import is_network_error
 
     return is_network_error(error)
 

@@ -16,7 +16,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._pipeline import Pipeline
+    from .interface import Pipeline
 
 __all__ = ["register"]
 
