@@ -1,4 +1,5 @@
-"""Rows 8, 9, 10 and 1b: is every event delivered, under a burst, through an outage, with a backlog?
+"""Rows 8, 9, 10, 1b and 15: is every event delivered, under a burst, through an outage, with a
+backlog; how many threads do many clients cost?
 
 - 8: a tight loop of N captures with the default settings (max_queue_size=10000), then flush()
   and shutdown(); the share of the N events the server received.
@@ -7,6 +8,8 @@
   at the same time against the same servers; events are told apart and counted by uuid.
 - 10 / 1b: a tight loop of captures with the queue sized to hold them all (the reference keeps a
   backlog instead of dropping); peak RSS of that process, and µs per capture of the loop.
+- 15: the most OS threads a process runs once each of its 200 clients has captured (the main
+  thread included); every event must arrive after each client's shutdown().
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ __all__ = [
     "score_outage",
 ]
 
-DELIVERY_ROWS: Final = ("8", "9", "10", "1b")
+DELIVERY_ROWS: Final = ("8", "9", "10", "1b", "15")
+THREAD_BOUND: Final = 8
 #: Rows --smoke leaves out unless named in --rows (row 9 needs seconds of outage by nature).
 SMOKE_SKIPS: Final = frozenset({"9"})
 SHUTDOWN_BOUND: Final = 30.0  # seconds the outage workload lets shutdown() run
@@ -56,12 +60,13 @@ class DeliverySizes:
     outage: tuple[float, float, float, float]  # seconds: healthy, 503, refused, recovered
     outage_flush_timeout: float
     outage_rate: float = 10.0  # captures per second
+    clients: int = 200  # row 15
 
 
 DELIVERY_MODES: Final = {
     "full": DeliverySizes((20_000, 100_000, 500_000), 200_000, 3, (3.0, 30.0, 30.0, 5.0), 60.0),
     "quick": DeliverySizes((20_000, 100_000), 50_000, 1, (2.0, 8.0, 8.0, 3.0), 60.0),
-    "smoke": DeliverySizes((2_000,), 3_000, 1, (0.5, 1.0, 1.0, 1.0), 10.0),
+    "smoke": DeliverySizes((2_000,), 3_000, 1, (0.5, 1.0, 1.0, 1.0), 10.0, clients=20),
 }
 
 Step = tuple[set[str], Callable[[FakeServer], list[Row]]]
@@ -74,6 +79,7 @@ def delivery_steps(runner: Runner, mode: str) -> list[Step]:
         ({"8"}, lambda server: burst_rows(runner, server, sizes)),
         ({"1b", "10"}, lambda server: backlog_rows(runner, server, sizes)),
         ({"9"}, lambda server: outage_rows(runner, sizes)),
+        ({"15"}, lambda server: [clients_row(runner, server, sizes.clients)]),
     ]
 
 
@@ -162,6 +168,30 @@ def backlog_rows(runner: Runner, server: FakeServer, sizes: DeliverySizes) -> li
             f"{name} {values}" for name, values in backlog.items()
         )
     return [finish(cost, limit=0.10), finish(rss, limit=0.6)]
+
+
+# --- row 15 ---------------------------------------------------------------------------------------
+
+
+def clients_row(runner: Runner, server: FakeServer, count: int) -> Row:
+    """Row 15: OS threads of a process with ``count`` clients that have each captured."""
+    row = Row("15", "threads_many_clients", f"15. OS threads, {count} clients that captured", "threads", "")
+    row.target = f"ours<={THREAD_BOUND}"
+    notes: list[str] = []
+    for side in runner.order(0):
+        server.reset()
+        result = runner.workload(side, "clients", {"url": server.url, "n": count}, timeout=300)
+        row.samples.setdefault(side.name, []).append(result["threads"])
+        notes.append(
+            f"{side.name}: {result['server_events']}/{count} arrived, shutdowns {result['shutdown_s']:.1f}s"
+        )
+        if result["server_events"] != count:
+            row.note = f"INVALID: {side.name} delivered {result['server_events']}/{count}"
+    row.note = row.note or "; ".join(notes)
+    finish(row)
+    if not row.note.startswith("INVALID"):
+        row.met = "yes" if row.ours is not None and row.ours <= THREAD_BOUND else "no"
+    return row
 
 
 # --- row 9 ------------------------------------------------------------------------------------------

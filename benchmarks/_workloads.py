@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import os
 import resource
 import threading
 import time
@@ -286,6 +287,34 @@ def outage(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _os_threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))  # the kernel's count: every thread of the process
+    except OSError:
+        return threading.active_count()
+
+
+def clients(params: dict[str, Any]) -> dict[str, Any]:
+    """The most OS threads a process runs once each of ``n`` clients has captured one event; then
+    every client is shut down and the server's count checked."""
+    n = int(params["n"])
+    made = [posthog.Posthog(f"{API_KEY}_{i}", host=params["url"], flush_interval=0.2) for i in range(n)]
+    most = _os_threads()
+    for i, client in enumerate(made):
+        client.capture(f"user-{i}", "benchmark event", {"client": i})
+        most = max(most, _os_threads())
+    until = time.monotonic() + 1.0
+    while time.monotonic() < until:  # while the batches go out
+        most = max(most, _os_threads())
+        time.sleep(0.01)
+    start = time.perf_counter()
+    for client in made:
+        client.shutdown()
+    shutdown_s = time.perf_counter() - start
+    _, stats = _http_get(f"{params['url']}/_fake/wait?events={n}&timeout=30", 60)
+    return {"threads": most, "server_events": stats["events"], "shutdown_s": shutdown_s}
+
+
 WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "capture": capture,
     "throughput": throughput,
@@ -295,6 +324,7 @@ WORKLOADS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "burst": burst,
     "backlog": backlog,
     "outage": outage,
+    "clients": clients,
 }
 
 
