@@ -196,3 +196,44 @@ def test_shutting_down_one_client_leaves_the_others_served() -> None:
     assert report["left"] == 0
     assert report["first_alive"] is False and report["second_alive"] is True
     assert report["names"] == ["MainThread", "posthog.consumer", "posthog.sender"]
+
+
+# 100 clients that capture and poll flag definitions every 0.2 s: still a fixed set of threads.
+_POLLING_CLIENTS = (
+    _OS_THREADS
+    + r"""
+import json, sys, time
+import posthog
+
+clients = [
+    posthog.Client(f"phc_{n}", host=sys.argv[1], personal_api_key="phx_personal", poll_interval=0.2)
+    for n in range(100)
+]
+loaded = all(client.wait_for_flags(5) for client in clients)
+for n, client in enumerate(clients):
+    client.capture(f"user-{n}", "polling")
+most = os_threads()
+until = time.monotonic() + 1.0
+while time.monotonic() < until:
+    most = max(most, os_threads())
+    time.sleep(0.01)
+names = sorted({t.name for t in threading.enumerate()})
+for client in clients:
+    client.shutdown()
+print(json.dumps({"loaded": loaded, "most_threads": most, "names": names}))
+"""
+)
+
+
+def test_clients_that_poll_flag_definitions_share_the_poller_threads() -> None:
+    with FakePostHog() as fake:
+        fake.personal_api_key = "phx_personal"
+        report, _ = run_script(_POLLING_CLIENTS, fake.url)
+        events = fake.wait_for_events(100, timeout=10)
+        polls = len(fake.requests_to("/api/feature_flag/local_evaluation"))
+
+    assert report["loaded"] is True
+    assert report["most_threads"] <= 8, report  # 3.25.0: a consumer and a poller per client
+    assert report["names"] == ["MainThread", "posthog.consumer", "posthog.poller", "posthog.sender"]
+    assert len(events) == 100
+    assert polls >= 200  # every client polled more than once

@@ -6,7 +6,7 @@ weaknesses.md §B 15: 3.x clients were never released (a client per request leak
 from __future__ import annotations
 
 import gc
-import threading
+import time
 import weakref
 
 import posthog
@@ -14,13 +14,6 @@ from tests.conftest import API_KEY
 from tests.fake_server import FakePostHog
 from tests.support.builders import FlagBuilder, definitions
 from tests.support.waiting import wait_until
-
-
-def _threads_of(client: posthog.Client) -> list[threading.Thread]:
-    threads = [consumer.thread for consumer in client.consumers or []]
-    if client.poller is not None:
-        threads.append(client.poller.thread)
-    return threads
 
 
 def test_a_dropped_client_delivers_its_events_and_the_engine_lets_go_of_it(fake_server: FakePostHog) -> None:
@@ -47,12 +40,16 @@ def test_a_dropped_client_stops_polling(fake_server: FakePostHog) -> None:
     fake_server.set_flag_definitions(definitions([FlagBuilder("on").condition([]).build()]))
     client = posthog.Client(API_KEY, host=fake_server.url, personal_api_key="phx_personal", poll_interval=0.2)
     assert client.wait_for_flags(timeout=3)
-    threads = _threads_of(client)
-    assert any(t.name == "posthog.poller" and t.is_alive() for t in threads)
+    poller = client.poller
+    assert poller is not None and poller.is_alive()
+    assert poller.thread is not None and poller.thread.name == "posthog.poller"
     ref = weakref.ref(client)
 
     del client
     gc.collect()
 
     assert ref() is None
-    wait_until(lambda: not any(t.is_alive() for t in threads), timeout=3)
+    wait_until(lambda: not poller.is_alive(), timeout=3)
+    polls = len(fake_server.requests_to("/api/feature_flag/local_evaluation"))
+    time.sleep(0.5)  # more than two poll intervals
+    assert len(fake_server.requests_to("/api/feature_flag/local_evaluation")) == polls

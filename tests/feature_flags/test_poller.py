@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import posthog
-from posthog.poller import Poller
+from posthog.poller import MAX_POLL_THREADS, Poller
 from tests.conftest import API_KEY
 from tests.fake_server import FakePostHog
 from tests.support.builders import FlagBuilder, definitions
@@ -364,23 +364,34 @@ def _poller_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "posthog.poller"]
 
 
-def test_poller_is_a_named_daemon_thread_and_stops_promptly(
+def test_poller_runs_on_a_shared_named_daemon_thread_and_stops_promptly(
     server: FakePostHog, make_client: MakeClient
 ) -> None:
-    before = set(_poller_threads())
     client = make_client(personal_api_key=PERSONAL_KEY, poll_interval=30)
     assert client.wait_for_flags(3)
     poller = client.poller
-    assert poller is not None
+    assert poller is not None and poller.is_alive()
+    assert poller.thread is not None
     assert poller.thread.name == "posthog.poller"
     assert poller.thread.daemon
-    assert poller.thread in set(_poller_threads()) - before
+    assert poller.thread in _poller_threads()
 
     started = time.monotonic()
     client.shutdown(timeout=2)
 
-    wait_until(lambda: not poller.thread.is_alive(), timeout=1.5)
+    wait_until(lambda: not poller.is_alive(), timeout=1.5)
     assert time.monotonic() - started < 1.5
+
+
+def test_many_polling_clients_share_at_most_two_poller_threads(
+    server: FakePostHog, make_client: MakeClient
+) -> None:
+    clients = [make_client(personal_api_key=PERSONAL_KEY, poll_interval=0.2) for _ in range(20)]
+    assert all(client.wait_for_flags(3) for client in clients)
+    server.wait_for_requests(DEFS, 60, timeout=5)  # every client keeps polling
+
+    assert len(_poller_threads()) <= MAX_POLL_THREADS
+    assert all(client.poller is not None and client.poller.is_alive() for client in clients)
 
 
 def test_no_polling_after_shutdown(server: FakePostHog, make_client: MakeClient) -> None:
@@ -389,7 +400,7 @@ def test_no_polling_after_shutdown(server: FakePostHog, make_client: MakeClient)
     client.shutdown(timeout=2)
     poller = client.poller
     assert poller is not None
-    wait_until(lambda: not poller.thread.is_alive(), timeout=1.5)
+    wait_until(lambda: not poller.is_alive(), timeout=1.5)
     count = len(defs_requests(server))
 
     # The poller is gone; a marker request proves the server is still there and responsive.
@@ -409,7 +420,7 @@ def test_flag_call_after_shutdown_does_not_restart_polling(
     client.shutdown(timeout=2)
     stopped = client.poller
     assert stopped is not None
-    wait_until(lambda: not stopped.thread.is_alive(), timeout=1.5)
+    wait_until(lambda: not stopped.is_alive(), timeout=1.5)
 
     assert client.get_feature_flag("on", "u") == "remote"
 
