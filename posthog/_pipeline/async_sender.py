@@ -20,7 +20,7 @@ from .dispatcher import EventDispatcher
 from .drops import DropReason
 from .encode import CHUNK_BYTES, CHUNK_EVENTS, encode_chunks, new_token, publish
 from .outbox import join_arrays
-from .policy import HeadDelivery
+from .policy import FULL_ENOUGH, LINGER, HeadDelivery
 
 __all__ = ["AsyncSender", "apost_events", "encode_waiting"]
 
@@ -28,10 +28,6 @@ log = logging.getLogger("posthog")
 
 #: Longest idle wait: an idle task looks at the queue this often even without a wake-up.
 _IDLE_WAIT: Final = 1.0
-#: A due batch waits up to this long for more events (as the thread sender lingers)...
-_LINGER: Final = 0.02
-#: ...unless this many bytes already wait.
-_FULL_ENOUGH: Final = 1024 * 1024
 
 
 class AsyncPipeline(EventDispatcher):
@@ -182,8 +178,8 @@ class AsyncSender:
             # A batch is due: let it fill a moment longer. Each request costs the loop about
             # half a millisecond, more than the events it carries under load.
             if not self._linger_until:
-                self._linger_until = now + min(_LINGER, d.flush_interval)
-            if now < self._linger_until and d.queue.nbytes < _FULL_ENOUGH:
+                self._linger_until = now + min(LINGER, d.flush_interval)
+            if now < self._linger_until and d.queue.nbytes < FULL_ENOUGH:
                 return False
         self._first_seen = 0.0
         self._linger_until = 0.0

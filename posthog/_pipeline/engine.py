@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Final, Optional
 from .drops import DropReason
 from .encode import encode_slice
 from .outbox import join_arrays
-from .policy import HeadDelivery
+from .policy import HeadDelivery, encode_at, send_at
 from .send import post_events
 
 if TYPE_CHECKING:
@@ -41,9 +41,6 @@ log = logging.getLogger("posthog")
 
 #: Most sender threads in a process (each carries one request at a time).
 MAX_SENDERS: Final = 4
-#: A batch this large goes at once; a smaller one waits up to _LINGER seconds for more.
-_FULL_ENOUGH: Final = 1024 * 1024
-_LINGER: Final = 0.02
 _NEVER: Final = float("inf")
 
 
@@ -61,7 +58,7 @@ class Lane:
         #: events taken from the queue and not yet in the outbox (reported if abandoned)
         self.holding: list[str] = []
         self.fill_deadline = 0.0  # when the events waiting in the queue are encoded anyway
-        self.linger_until = 0.0  # when a small batch stops waiting for more
+        self.linger_from = 0.0  # when the head batch began to wait for more (0: not waiting)
         self.resume_at = 0.0  # when a failed batch is tried again
         self.retrying = False  # the head batch failed and waits for its next attempt
         self.in_flight = False  # a sender is making an attempt
@@ -181,7 +178,7 @@ class Engine:
 
     def _make_due(self, lane: Lane) -> None:
         lane.queued = True
-        lane.linger_until = 0.0
+        lane.linger_from = 0.0
         self._due.append(lane)
         if self._idle_senders:
             self._sender_wake.notify()
@@ -229,15 +226,19 @@ class Engine:
         queue = d.queue
         waiting = queue.arm(1)  # the next event wakes the encoder again
         again = False
+        hurry = d.urgent or d.draining
         if waiting:
             if not lane.fill_deadline:
                 lane.fill_deadline = now + d.flush_interval
-            if waiting >= d.flush_at or now >= lane.fill_deadline or d.urgent or d.draining:
+            first_seen = lane.fill_deadline - d.flush_interval
+            if encode_at(now, waiting, first_seen, d.flush_at, d.flush_interval, hurry) <= now:
                 encode_slice(d, lane.holding, waiting)
                 lane.holding = []
                 waiting = queue.qsize()
                 lane.fill_deadline = now + d.flush_interval if waiting else 0.0
-                again = waiting >= d.flush_at or (waiting > 0 and (d.urgent or d.draining))
+                again = (
+                    waiting > 0 and encode_at(now, waiting, now, d.flush_at, d.flush_interval, hurry) <= now
+                )
             if waiting and not again:
                 queue.arm(d.flush_at)  # until the deadline, only a full batch is worth a wake-up
         else:
@@ -252,18 +253,21 @@ class Engine:
 
     def _plan_send(self, lane: Lane, now: float) -> None:
         d = lane.pipeline
-        if lane.retrying:
-            if lane.resume_at > now:
-                self._timer(lane, lane.resume_at)
-                return
-        elif not (d.urgent or d.draining) and d.outbox.waiting_size < _FULL_ENOUGH:
-            # Under load, let a batch fill for a moment: a request per few events costs more.
-            if not lane.linger_until:
-                lane.linger_until = now + min(_LINGER, d.flush_interval)
-            if now < lane.linger_until:
-                self._timer(lane, lane.linger_until)
-                return
-        self._make_due(lane)
+        if not lane.linger_from:
+            lane.linger_from = now  # the head batch begins to wait for more
+        when = send_at(
+            now,
+            retrying=lane.retrying,
+            resume_at=lane.resume_at,
+            hurry=d.urgent or d.draining,
+            waiting_bytes=d.outbox.waiting_size,
+            linger_from=lane.linger_from,
+            flush_interval=d.flush_interval,
+        )
+        if when > now:
+            self._timer(lane, when)
+        else:
+            self._make_due(lane)
 
     # --- the senders ------------------------------------------------------------------------
     def _send_loop(self) -> None:

@@ -24,7 +24,16 @@ from .outbox import Chunk, count_events
 if TYPE_CHECKING:
     from .interface import Pipeline
 
-__all__ = ["BODY_LIMIT", "HeadDelivery", "OneShot", "report_v1_drops"]
+__all__ = [
+    "BODY_LIMIT",
+    "FULL_ENOUGH",
+    "LINGER",
+    "HeadDelivery",
+    "OneShot",
+    "encode_at",
+    "report_v1_drops",
+    "send_at",
+]
 
 log = logging.getLogger("posthog")
 
@@ -32,8 +41,42 @@ BODY_LIMIT: Final = BATCH_SIZE_LIMIT - BODY_OVERHEAD
 #: Waiting chunks are merged into one request up to this many bytes: past a megabyte a bigger
 #: body saves little per event, and costs its size again in memory while it is joined and sent.
 MERGE_LIMIT: Final = min(BODY_LIMIT, 1024 * 1024)
+#: A batch this large goes at once; a smaller one waits up to ``LINGER`` seconds for more.
+FULL_ENOUGH: Final = 1024 * 1024
+LINGER: Final = 0.02
 #: Capture v1 honours a Retry-After up to this many seconds (7.x's rule).
 V1_MAX_RETRY_AFTER: Final = 30.0
+
+
+def encode_at(
+    now: float, waiting: int, first_seen: float, flush_at: int, flush_interval: float, hurry: bool
+) -> float:
+    """When the events waiting in a queue (the oldest seen at ``first_seen``) make a batch: at
+    once when ``flush_at`` of them wait or a flush or shutdown ``hurry``, else once the oldest
+    has waited ``flush_interval``."""
+    if hurry or waiting >= flush_at:
+        return now
+    return max(now, first_seen + flush_interval)
+
+
+def send_at(
+    now: float,
+    *,
+    retrying: bool,
+    resume_at: float,
+    hurry: bool,
+    waiting_bytes: int,
+    linger_from: float,
+    flush_interval: float,
+) -> float:
+    """When the head of an outbox may be sent: a batch that failed after its retry wait;
+    otherwise at once when a flush or shutdown ``hurry`` or a megabyte waits, else after a short
+    linger (from ``linger_from``) for more events: a request per few events costs more."""
+    if retrying:
+        return max(now, resume_at)
+    if hurry or waiting_bytes >= FULL_ENOUGH:
+        return now
+    return max(now, linger_from + min(LINGER, flush_interval))
 
 
 class HeadDelivery:
