@@ -1,7 +1,7 @@
 """Flag definitions parsed once into an immutable, typed snapshot ready for evaluation.
 
-Flags, their conditions and variants, and the snapshot; the filters inside them are parsed by
-:mod:`.filters`, whose names are re-exported here.
+Flags and the snapshot; their conditions and variants are parsed by :mod:`.conditions`, the
+filters inside them by :mod:`.filters`, whose names are re-exported here.
 
 ``FlagDefinitions.parse`` turns the local-evaluation JSON (flags.md §1) into frozen objects
 whose property filters are pre-parsed: operators resolved, comparison text case-folded,
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
+from .conditions import Condition, Variant, broken_condition, parse_condition, parse_variants
 from .dates import DateForm, parse_date_text, parse_relative_date
 from .filters import (
     CohortFilter,
@@ -67,29 +68,6 @@ log = logging.getLogger("posthog")
 
 
 @dataclass(frozen=True)
-class Condition:
-    """One entry of ``filters.groups``."""
-
-    properties: tuple[Leaf, ...]
-    rollout_percentage: object
-    threshold: Optional[float]  # rollout_percentage / 100; None means no rollout restriction
-    variant: object  # as received
-    variant_override: object  # the variant to return on match, when it is one of the flag's variants
-    error: Optional[str] = None  # raised before the properties are checked
-    rollout_error: Optional[str] = None  # raised when the rollout check is reached
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One multivariate entry with its half-open bucket range ``[value_min, value_max)``."""
-
-    key: Any
-    rollout_percentage: object
-    value_min: float
-    value_max: float
-
-
-@dataclass(frozen=True)
 class FlagDefinition:
     """One flag, ready to evaluate; see ``evaluation.evaluate_flag``."""
 
@@ -112,6 +90,10 @@ class FlagDefinition:
     plain: bool = field(default=False, compare=False, repr=False)
     #: a plain person flag
     plain_person: bool = field(default=False, compare=False, repr=False)
+    #: ``conditions_error`` is 3.25.0's alone: 7.x reads ``conditions_received`` in order
+    newer_only_conditions: bool = field(default=False, compare=False, repr=False)
+    #: the 7.x pass's plan, made on first use (:func:`.newer_plan.plan_for`)
+    newer_plan: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         plain = self.active and self.error is None and not self.ensure_experience_continuity
@@ -312,7 +294,7 @@ def _parse_flag(key: str, raw: Mapping[str, Any]) -> FlagDefinition:
     if not isinstance(raw_conditions, list):
         problem = f"filters.groups is a {type(raw_conditions).__name__}, not a list"
     elif not all(isinstance(c, dict) for c in raw_conditions):
-        problem = "a condition in filters.groups is not an object"
+        return _with_broken_condition(common, raw_conditions, multivariate)
     elif not isinstance(multivariate, dict):
         problem = f"filters.multivariate is a {type(multivariate).__name__}, not an object"
     else:
@@ -340,53 +322,36 @@ def _parse_flag(key: str, raw: Mapping[str, Any]) -> FlagDefinition:
     )
 
 
-def parse_variants(raw_variants: object) -> tuple[tuple[Variant, ...], Optional[str]]:
-    """The variant lookup table (flags.md §2), or ``((), reason)`` when it cannot be built."""
-    if not isinstance(raw_variants, list):
-        return (), f"multivariate.variants is a {type(raw_variants).__name__}, not a list"
-    # The bounds accumulate in double arithmetic exactly as 3.x computes them.
-    variants: list[Variant] = []
-    value_min: Any = 0
-    for raw in raw_variants:
-        if not isinstance(raw, dict) or "key" not in raw:
-            return (), "a variant is not an object with a key"
-        if "rollout_percentage" not in raw:
-            return (), "a variant has no rollout_percentage"
-        percentage = raw["rollout_percentage"]
-        try:
-            value_max = value_min + percentage / 100
-            _ = value_min <= 0.5 < value_max  # the comparison evaluation will make
-        except Exception as exc:  # a non-numeric percentage: 3.x fails when it picks a variant
-            return (), f"variant rollout_percentage {percentage!r} is not a number ({type(exc).__name__})"
-        variants.append(Variant(raw["key"], percentage, value_min, value_max))
-        value_min = value_max
-    return tuple(variants), None
+_NOT_AN_OBJECT: Final = "a condition in filters.groups is not an object"
 
 
-def parse_condition(raw: Mapping[str, Any], valid_variant_keys: list[Any]) -> Condition:
-    """Parse one entry of ``filters.groups`` (flags.md §3)."""
-    raw_properties = raw.get("properties") or []
-    error = None
-    leaves: tuple[Leaf, ...] = ()
-    if isinstance(raw_properties, list):
-        leaves = tuple(parse_leaf(p, in_cohort=False) for p in raw_properties)
-    else:
-        error = f"condition properties is a {type(raw_properties).__name__}, not a list"
-
-    percentage = raw.get("rollout_percentage")
-    threshold: Optional[float] = None
-    rollout_error = None
-    if percentage is not None:
-        try:
-            threshold = percentage / 100
-            _ = threshold < 0.5  # the comparison evaluation will make
-        except Exception as exc:
-            threshold = None
-            rollout_error = f"rollout_percentage {percentage!r} is not a number ({type(exc).__name__})"
-
-    variant = raw.get("variant")
-    override = variant if variant and variant in valid_variant_keys else None
-    return Condition(leaves, percentage, threshold, variant, override, error, rollout_error)
+def _with_broken_condition(
+    common: dict[str, Any], raw_conditions: list[Any], multivariate: Any
+) -> FlagDefinition:
+    """A flag with a condition that is not an object: 3.25.0 cannot evaluate any of it
+    (``conditions_error``); 7.x evaluates the conditions in order and gives up only when it
+    reaches that one (``conditions_received`` holds it as a condition with an error)."""
+    raw_variants = multivariate.get("variants") or [] if isinstance(multivariate, dict) else None
+    if not isinstance(raw_variants, list) or not all(
+        isinstance(v, dict) and "key" in v for v in raw_variants
+    ):
+        empty: dict[str, Any] = {"conditions": (), "variants": (), "variant_keys": frozenset()}
+        return FlagDefinition(**common, **empty, conditions_error=_NOT_AN_OBJECT)
+    valid_keys = [v["key"] for v in raw_variants]
+    variants, variants_error = parse_variants(raw_variants)
+    received = tuple(
+        parse_condition(c, valid_keys) if isinstance(c, dict) else broken_condition(c) for c in raw_conditions
+    )
+    return FlagDefinition(
+        **common,
+        conditions=(),
+        conditions_received=received,
+        variants=variants,
+        variant_keys=frozenset(k for k in valid_keys if isinstance(k, Hashable)),
+        variants_error=variants_error,
+        conditions_error=_NOT_AN_OBJECT,
+        newer_only_conditions=True,
+    )
 
 
 # --- property groups and filters ---------------------------------------------------------

@@ -32,6 +32,7 @@ from .filters import (
 )
 from .hashing import hash_bucket
 from .newer_ops import match_property
+from .newer_plan import nothing_given, plan_for, run_plan
 from .properties import CohortCycleError
 from .variants import select_variant
 
@@ -142,7 +143,7 @@ class _Evaluation:
         properties: Mapping[str, Any],
         cohorts: Optional[Mapping[str, PropertyGroup]],
     ) -> object:
-        if flag.conditions_error is not None:
+        if flag.conditions_error is not None and not flag.newer_only_conditions:
             raise MalformedDefinitionError(flag.conditions_error)
         undecided = False
         for condition in flag.conditions_received or flag.conditions:
@@ -204,7 +205,7 @@ class _Evaluation:
             if cohorts is None:
                 return UNDECIDED
             group = cohorts.get(leaf.cohort_id)
-            if group is None or _any_kind_error(group):
+            if group is None or _unusable(group, cohorts):
                 return _UNKNOWN_COHORT  # 7.x gives up: a cohort it does not have, or cannot read
             if leaf.cohort_id in path:
                 raise CohortCycleError(f"cohort {leaf.cohort_id} refers to itself")
@@ -270,14 +271,24 @@ class _Evaluation:
         return _dependency_matches(wanted, value)
 
 
-def _any_kind_error(group: PropertyGroup) -> bool:
-    """Whether a group, or one nested in it, is neither AND nor OR (7.x checks before it looks)."""
+def _unusable(group: PropertyGroup, cohorts: Mapping[str, PropertyGroup]) -> bool:
+    """Whether 7.x gives up on a cohort before it looks at any property: the cohort, or one it
+    refers to at any depth, has a group that is neither AND nor OR, or refers to a cohort that
+    is not in the definitions (7.x resolves every reference first)."""
     pending = [group]
+    seen: set[str] = set()
     while pending:
         current = pending.pop()
         if current.kind_error:
             return True
         pending.extend(current.groups)
+        for leaf in current.leaves:
+            if type(leaf) is CohortFilter and leaf.cohort_id not in seen:
+                seen.add(leaf.cohort_id)
+                referred = cohorts.get(leaf.cohort_id)
+                if referred is None:
+                    return True
+                pending.append(referred)
     return False
 
 
@@ -291,35 +302,6 @@ def _dependency_matches(wanted: object, value: object) -> bool:
     return False
 
 
-def _nothing_given(flag: FlagDefinition, properties: Mapping[str, Any]) -> bool:
-    """Whether 7.x surely leaves ``flag`` undecided, by its filters' keys alone: a filter on a
-    property that is not given, or with an operator nobody knows, is undecided whatever the
-    values. When every condition holds one, no condition can match; when one condition holds
-    nothing else, it cannot fail either, so the flag stays undecided (the common case of a flag
-    3.25.0 cannot decide)."""
-    conditions = flag.conditions_received
-    if not conditions:
-        return False
-    stays_undecided = False
-    for condition in conditions:
-        if not condition.properties or condition.error is not None:
-            return False
-        some, every = False, True
-        for leaf in condition.properties:
-            if (
-                type(leaf) is PropertyFilter
-                and not leaf.is_flag
-                and (leaf.key not in properties or leaf.operator is Operator.UNKNOWN)
-            ):
-                some = True
-            else:
-                every = False
-        if not some:
-            return False  # this condition might match
-        stays_undecided = stays_undecided or every
-    return stays_undecided
-
-
 def evaluate_newer(
     flag: FlagDefinition,
     definitions: FlagDefinitions,
@@ -330,17 +312,28 @@ def evaluate_newer(
 ) -> Optional[FlagValue]:
     """``flag``'s value as 7.x decides it locally, or None; the properties are augmented."""
     if flag.active:
-        if flag.error is not None or flag.conditions_error is not None:
+        if flag.error is not None or (flag.conditions_error is not None and not flag.newer_only_conditions):
             return None  # malformed: 7.x cannot evaluate it either
+        plan = plan_for(flag)
+        bucketing: object = distinct_id
         if flag.group_type_key is None:
             own: Optional[Mapping[str, Any]] = person
         else:
             name = definitions.group_type_mapping.get(flag.group_type_key)
             if name is None:
                 return None  # an unknown group type
-            own = group_properties.get(name, _NO_PROPERTIES) if name is not None and name in groups else None
-        if own is not None and _nothing_given(flag, own):
-            return None  # no filter can be decided: 7.x cannot tell either
+            own = None
+            if name in groups:
+                found = group_properties.get(name)
+                own, bucketing = (_NO_PROPERTIES if found is None else found), groups[name]
+        if own is not None:
+            if nothing_given(plan, own):
+                return None  # no filter can be decided: 7.x cannot tell either
+            if plan.conditions is not None and not flag.ensure_experience_continuity:
+                try:
+                    return run_plan(plan.conditions, flag, bucketing, own)  # type: ignore[return-value]
+                except Exception:  # e.g. comparing incomparable values: undecided, as below
+                    return None
     evaluation = _Evaluation(definitions, distinct_id, groups, person, group_properties)
     evaluation.memo[flag.key] = _IN_PROGRESS
     try:

@@ -64,9 +64,14 @@ def parse_version(value: Any) -> Optional[Version]:
 
 
 def _wildcard(text: str) -> Optional[tuple[Version, Version]]:
-    """``1.2.*`` (or ``1.2``) → [1.2.0, 1.3.0); ``1.*`` → [1.0.0, 2.0.0); ``1.2.3`` → [1.2.3, 1.2.4)."""
-    kept = [part for part in text.strip().split(".") if part.strip() != "*"]
-    numbers = _parts(".".join(kept).rstrip("."), suffixes=False)
+    """``1.2.*`` (or ``1.2``) → [1.2.0, 1.3.0); ``1.*`` → [1.0.0, 2.0.0); ``1.2.3`` → [1.2.3, 1.2.4).
+
+    Parts that are ``*`` or empty are left out, as 7.x does: ``1..2`` reads as ``1.2``, ``.2.3``
+    as ``2.3``."""
+    kept = [part for part in text.strip().split(".") if part.strip() not in ("*", "")]
+    if not kept:
+        return None
+    numbers = _parts(".".join(kept), suffixes=False)
     if numbers is None:
         return None
     given = len(numbers)

@@ -84,6 +84,9 @@ def test_versions_are_read_as_7x_reads_them(text: Any, version: Any) -> None:
         ("semver_wildcard", "1.2.*", "1.2.7", True),
         ("semver_wildcard", "1.*", "2.0.0", False),
         ("semver_wildcard", "*", "1.0.0", UNDECIDED),
+        ("semver_wildcard", "1..2", "1.2.3", True),  # empty parts are left out: "1.2"
+        ("semver_wildcard", "1...2", "1.0.0", False),
+        ("semver_wildcard", ".2.3", "2.3.1", True),
         ("semver_wildcard", "1.2.3-alpha", "1.2.3", UNDECIDED),
         ("semver_gt", "1.0.0", "abc", UNDECIDED),  # not a version: the server decides
         ("semver_gt", "abc", "2.0.0", UNDECIDED),
@@ -210,6 +213,38 @@ def test_cohort_groups_7x_cannot_read_and_unknown_cohorts() -> None:
     assert value_of(unknown_then_false, person_properties={"p": "xy"}) is False
 
 
+def test_a_cohort_referring_to_one_7x_cannot_use_is_inconclusive_at_any_depth() -> None:
+    # 7.x resolves every cohort a cohort refers to before it looks at a property: an unknown
+    # one, or one with a group neither AND nor OR, anywhere below, and it gives up (even though
+    # the AND fails at its first filter here).
+    flag = FlagBuilder("f").condition([cohort(1)]).build()
+    person = {"name": "someone", "p": "xy"}
+    for second in (
+        property_group("OR", cohort(9)),  # refers to a cohort it does not have
+        property_group("OR", cohort(3)),  # refers to one 7.x cannot read
+    ):
+        cohorts = {
+            "1": property_group("AND", prop("name", None, "is_not_set"), cohort(2)),
+            "2": second,
+            "3": property_group("and", prop("p", "x", "starts_with")),
+        }
+        assert value_of(flag, cohorts=cohorts, person_properties=person) == UNDECIDED
+    usable = {
+        "1": property_group("AND", prop("name", None, "is_not_set"), cohort(2)),
+        "2": property_group("OR", prop("p", "x", "starts_with")),
+    }
+    assert value_of(flag, cohorts=usable, person_properties=person) is False
+
+
+def test_a_condition_that_is_not_an_object_counts_only_when_7x_reaches_it() -> None:
+    matches_first = FlagBuilder("f").condition().build()
+    matches_first["filters"]["groups"].append("not a condition")
+    assert value_of(matches_first) is True  # 3.25.0 gives up on the whole flag
+    broken_first = FlagBuilder("f").condition().build()
+    broken_first["filters"]["groups"].insert(0, ["not a condition"])
+    assert value_of(broken_first) == UNDECIDED
+
+
 # --- the three-way check ------------------------------------------------------------------------
 
 
@@ -218,7 +253,7 @@ def test_cohort_groups_7x_cannot_read_and_unknown_cohorts() -> None:
     or not (REPO / ".venv-v7" / "bin" / "python").exists(),
     reason="needs .venv-ref (make ref-venv) and .venv-v7 (make v7-venv)",
 )
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 5, 6])
 def test_the_differential_generator_agrees_with_the_three_way_rule(seed: int) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     done = subprocess.run(

@@ -1,0 +1,141 @@
+"""The 7.x pass for the common flag, compiled once per definitions snapshot.
+
+A flag whose filters are all person or group property filters (no flag dependency, no cohort,
+nothing malformed) is decided by a plan: per condition, in the order received, the filters'
+keys with their compiled tests (:func:`.newer_ops.compile_leaf`), the rollout and the variant
+override. Running a plan is what :class:`.newer._Evaluation` does for such a flag, without its
+general machinery. Every flag also gets :func:`nothing_given`'s per-condition summary: whether
+7.x surely leaves it undecided, by the keys given alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Optional, Union
+
+from .definitions import FlagDefinition
+from .filters import Operator, PropertyFilter
+from .hashing import hash_bucket
+from .newer_ops import LeafTest, compile_leaf
+from .variants import select_variant
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard
+
+__all__ = ["Plan", "nothing_given", "plan_for", "run_plan"]
+
+_Leaves = tuple[tuple[Any, LeafTest], ...]
+#: per condition: (tests by key, threshold, variant override)
+_Conditions = tuple[tuple[_Leaves, Optional[float], object], ...]
+#: per condition: (keys of plain filters with a known operator, some operator unknown, every
+#: filter a plain property filter); None when some condition can match without properties
+_Summary = Optional[tuple[tuple[tuple[Any, ...], bool, bool], ...]]
+
+
+class Plan:
+    """A flag prepared for the 7.x pass; ``conditions`` is None when it needs the general pass."""
+
+    __slots__ = ("conditions", "summary")
+
+    def __init__(self, conditions: Optional[_Conditions], summary: _Summary) -> None:
+        self.conditions = conditions
+        self.summary = summary
+
+
+def _plain(leaf: object) -> TypeGuard[PropertyFilter]:
+    return type(leaf) is PropertyFilter and not leaf.is_flag
+
+
+def _summary(flag: FlagDefinition) -> _Summary:
+    conditions = flag.conditions_received
+    if not conditions:
+        return None
+    out = []
+    for condition in conditions:
+        if not condition.properties or condition.error is not None:
+            return None
+        plain = [leaf for leaf in condition.properties if _plain(leaf)]
+        keys = tuple(leaf.key for leaf in plain if leaf.operator is not Operator.UNKNOWN)
+        unknown = any(leaf.operator is Operator.UNKNOWN for leaf in plain)
+        out.append((keys, unknown, len(plain) == len(condition.properties)))
+    return tuple(out)
+
+
+def _conditions(flag: FlagDefinition) -> Optional[_Conditions]:
+    if flag.error is not None or flag.conditions_error is not None or flag.variants_error is not None:
+        return None  # (a condition that is not an object included: the general pass)
+    out = []
+    for condition in flag.conditions_received or flag.conditions:
+        if condition.error is not None or condition.rollout_error is not None:
+            return None
+        plain = [leaf for leaf in condition.properties if _plain(leaf)]
+        if len(plain) != len(condition.properties):
+            return None  # a dependency, a cohort or a malformed filter: the general pass
+        leaves = tuple((leaf.key, compile_leaf(leaf)) for leaf in plain)
+        out.append((leaves, condition.threshold, condition.variant_override))
+    return tuple(out)
+
+
+def plan_for(flag: FlagDefinition) -> Plan:
+    """``flag``'s plan, made on first use and kept on the (immutable) definition."""
+    plan: Optional[Plan] = flag.newer_plan  # type: ignore[assignment]
+    if plan is None:
+        try:
+            conditions = _conditions(flag)
+        except Exception:  # whatever cannot be prepared is left to the general pass
+            conditions = None
+        plan = Plan(conditions, _summary(flag))
+        object.__setattr__(flag, "newer_plan", plan)  # a race makes the same plan twice
+    return plan
+
+
+def nothing_given(plan: Plan, properties: Mapping[str, Any]) -> bool:
+    """Whether 7.x surely leaves the flag undecided, by its filters' keys alone: a filter on a
+    property that is not given, or with an operator nobody knows, is undecided whatever the
+    values. When every condition holds one, no condition can match; when one condition holds
+    nothing else, it cannot fail either (the common case of a flag 3.25.0 cannot decide)."""
+    summary = plan.summary
+    if summary is None:
+        return False
+    stays_undecided = False
+    for keys, unknown, every_plain in summary:
+        missing = 0
+        for key in keys:
+            if key not in properties:
+                missing += 1
+        if not (unknown or missing):
+            return False  # this condition might match
+        stays_undecided = stays_undecided or (every_plain and missing == len(keys))
+    return stays_undecided
+
+
+UNDECIDED: Final = None
+Outcome = Union[bool, str, object, None]
+
+
+def run_plan(
+    conditions: _Conditions, flag: FlagDefinition, bucketing_id: object, properties: Mapping[str, Any]
+) -> Outcome:
+    """The flag's value by 7.x's rules, or None when 7.x cannot tell; may raise (the caller
+    leaves the flag undecided then, as 7.x does)."""
+    undecided = False
+    for leaves, threshold, override in conditions:
+        state: Optional[bool] = True
+        for key, test in leaves:
+            result = test(properties[key]) if key in properties else None
+            if result is False:
+                state = False
+                break
+            if result is not True:
+                state = None  # undecided, unless a later filter fails
+        if state is not True:
+            undecided = undecided or state is None
+            continue
+        if threshold is not None and threshold < 1.0 and hash_bucket(flag.key, bucketing_id) > threshold:
+            continue
+        if override is not None:
+            return override
+        if not flag.variants:
+            return True
+        return select_variant(flag, bucketing_id) or True
+    return UNDECIDED if undecided else False
