@@ -237,3 +237,41 @@ def test_clients_that_poll_flag_definitions_share_the_poller_threads() -> None:
     assert report["names"] == ["MainThread", "posthog.consumer", "posthog.poller", "posthog.sender"]
     assert len(events) == 100
     assert polls >= 200  # every client polled more than once
+
+
+# 50 clients whose host never answers, each with shutdown_timeout=1: exit waits for them together.
+_DEAD_AT_EXIT = r"""
+import sys, time
+import posthog
+
+dropped = []
+clients = [
+    posthog.Client(f"phc_{n}", host=sys.argv[1], timeout=10, shutdown_timeout=1,
+                   on_error=lambda error, batch: dropped.extend(batch))
+    for n in range(50)
+]
+for client in clients:
+    client.capture("someone", "lost at exit")
+time.sleep(0.3)
+import atexit
+atexit.register(lambda: print(len(dropped), flush=True))  # runs after the drain
+"""
+
+
+def test_exit_waits_for_many_unreachable_clients_together_within_their_deadline() -> None:
+    with SilentServer() as silent:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-c", _DEAD_AT_EXIT, silent.url],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        took = time.monotonic() - started
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["50"]  # every lost event reported through on_error
+    assert took < 6.0  # 50 clients x 1 s each would be 50 s
+    assert "still pending after 1.0s at interpreter exit" in proc.stderr

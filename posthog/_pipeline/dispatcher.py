@@ -307,8 +307,10 @@ class EventDispatcher:
         done = self.queue.wait_done(target, limit)
         lost = 0
         if not done:
+            # At exit every client started draining together: its own timeout is what it had.
+            waited = self.shutdown_timeout if exiting else limit
             lost = self._give_up(
-                f"still pending after {limit:.1f}s" + (" at interpreter exit" if exiting else "")
+                f"still pending after {waited:.1f}s" + (" at interpreter exit" if exiting else "")
             )
         if self.sender is not None:
             # An attempt still in flight (its timeout fits the deadline) is let go after a moment.
