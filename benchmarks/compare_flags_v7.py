@@ -212,6 +212,10 @@ def quirk_prone(case: dict[str, Any]) -> bool:
     return False
 
 
+def _raised(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("RAISED ")
+
+
 def expected(reference: Any, v7: Any) -> Any:
     """The three-way rule: 3.25.0 where it decides, else 7.x (None: undecided)."""
     return reference if reference is not None else v7
@@ -236,8 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     ours = evaluate(args.ours, cases, str(REPO))
 
     kinds: Counter[str] = Counter()
-    wrong, quirks = [], []
+    wrong, quirks, crashes = [], [], []
     for i in range(len(cases)):
+        if reference[i] is None and _raised(v7[i]):
+            # 7.x raises into the caller (e.g. a payloads list): no answer to copy; ours must
+            # not raise, and may decide as 7.x would have before it crashed.
+            kinds["7.x raises"] += 1
+            (wrong if _raised(ours[i]) else crashes).append((i, "7.x raises", None, ours[i], None, v7[i]))
+            continue
         want = expected(reference[i], v7[i])
         kind = "neither" if want is None else "3.25.0 decides" if reference[i] is not None else "7.x decides"
         kinds[kind] += 1
@@ -246,14 +256,17 @@ def main(argv: list[str] | None = None) -> int:
             quirk = ours[i] is None and reference[i] is None and quirk_prone(cases[i])
             (quirks if quirk else wrong).append((i, kind, want, ours[i], reference[i], v7[i]))
     print(f"{args.n} cases, seed {args.seed}: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
-    print(f"disagreements: {len(wrong)}; the spec's quirk (ours stays undecided, 7.x decides): {len(quirks)}")
-    for label, rows in (("quirk", quirks), ("DISAGREEMENT", wrong)):
+    print(
+        f"disagreements: {len(wrong)}; the spec's quirk (ours stays undecided, 7.x decides): {len(quirks)}"
+        + (f"; 7.x raised (ours did not): {len(crashes)}" if crashes else "")
+    )
+    for label, rows in (("quirk", quirks), ("7.x raised", crashes), ("DISAGREEMENT", wrong)):
         for i, kind, want, got, ref, seven in rows[: args.show]:
             print(
                 f"  {label} case {i} ({kind}): expected {want!r}, ours {got!r}",
                 f"(3.25.0 {ref!r}, 7.x {seven!r})",
             )
-            if label != "quirk":
+            if label == "DISAGREEMENT":
                 print(f"    {cases[i]!r}"[:1500])
     return 1 if wrong else 0
 

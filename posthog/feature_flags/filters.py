@@ -150,14 +150,15 @@ _EMPTY: Final = PropertyGroup(kind_error=True)
 def parse_property_group(raw: object) -> PropertyGroup:
     """Parse a cohort property group (flags.md §5)."""
     if not raw:
-        return _EMPTY
+        return _ALWAYS_TRUE if raw == {} else _EMPTY  # 7.x reads {} as an empty group, not None
     if not isinstance(raw, dict):
         return PropertyGroup(error=f"property group is a {type(raw).__name__}, not an object")
     is_and = raw.get("type") == "AND"
-    kind_error = raw.get("type") not in ("AND", "OR")
+    # 7.x reads only "AND" and "OR", with a "values" list (even an empty one)
+    kind_error = raw.get("type") not in ("AND", "OR") or "values" not in raw
     values = raw.get("values")
     if not values:
-        return _ALWAYS_TRUE
+        return _EMPTY if kind_error else _ALWAYS_TRUE
     if not isinstance(values, list):
         return PropertyGroup(error=f"property group values is a {type(values).__name__}, not a list")
     try:

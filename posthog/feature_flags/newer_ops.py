@@ -92,11 +92,11 @@ def _truth(value: Any) -> bool:
 
 
 def _exact(operand: Any, value: Any) -> bool:
+    text = _text(value).lower()  # a value JSON cannot spell (inf, nan) is undecided, even for truth
     if isinstance(operand, list) and len(operand) == 1:
         operand = operand[0]
     if operand == [] or isinstance(operand, bool) or (isinstance(operand, str) and operand.lower() in _TRUTH):
         return _truth(value) is _truth(operand)
-    text = _text(value).lower()
     if isinstance(operand, list):
         return any(text == _text(choice).lower() for choice in operand)
     return text == _text(operand).lower()
@@ -138,12 +138,13 @@ def _match(leaf: PropertyFilter, value: Any) -> Optional[bool]:
     if operator is Operator.NOT_ICONTAINS:
         return _text(leaf.value).lower() not in _text(value).lower()
     if operator in (Operator.REGEX, Operator.NOT_REGEX):
+        text = _text(value)  # a value JSON cannot spell is undecided, even for a broken pattern
         usable, pattern = _pattern(str(leaf.value))
         if not usable:
             return None
         if pattern is None:
             return False
-        found = pattern.search(_text(value)) is not None
+        found = pattern.search(text) is not None
         return found if operator is Operator.REGEX else not found
     return _compare(operator, leaf.value, value)
 
@@ -293,7 +294,13 @@ def _compile_exact(leaf: PropertyFilter) -> LeafTest:
         operand = operand[0]
     if operand == [] or isinstance(operand, bool) or (isinstance(operand, str) and operand.lower() in _TRUTH):
         wanted = _truth(operand)
-        return lambda value: (_truth(value) is wanted) is not negate
+
+        def truth(value: Any) -> Optional[bool]:
+            if _spelled(value) is _BAD:
+                return None  # a value JSON cannot spell (inf, nan) is undecided, even for truth
+            return (_truth(value) is wanted) is not negate
+
+        return truth
     choices = [_spelled(c) for c in operand] if isinstance(operand, list) else [_spelled(operand)]
 
     def test(value: Any) -> Optional[bool]:
@@ -339,7 +346,7 @@ def _compile_text(leaf: PropertyFilter) -> LeafTest:
         if not usable:
             return _undecided
         if pattern is None:
-            return _no
+            return lambda value: None if _spelled(value) is _BAD else False
         found_means = operator is Operator.REGEX
 
         def search(value: Any) -> Optional[bool]:

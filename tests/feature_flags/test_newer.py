@@ -236,6 +236,31 @@ def test_a_cohort_referring_to_one_7x_cannot_use_is_inconclusive_at_any_depth() 
     assert value_of(flag, cohorts=usable, person_properties=person) is False
 
 
+def test_a_value_json_cannot_spell_is_undecided_for_exact_is_not_and_regexes() -> None:
+    # 3.25.0 gives up on the flag (the first condition compares a list with a number); in the
+    # second, 7.x spells the value first: inf is no JSON, so the filter is undecided, also when
+    # the operand is a truth value or the pattern is broken.
+    for operator, operand, for_a_number in (
+        ("is_not", "True", True),
+        ("exact", ["x"], False),
+        ("not_regex", "[", False),
+    ):
+        flag = (
+            FlagBuilder("f").condition([prop("n", 1, "gt")]).condition([prop("p", operand, operator)]).build()
+        )
+        assert value_of(flag, person_properties={"n": [1], "p": float("inf")}) == UNDECIDED
+        # 1.5 is not true; "1.5" is not "x"; a broken pattern never matches
+        assert value_of(flag, person_properties={"n": [1], "p": 1.5}) is for_a_number
+
+
+def test_an_empty_object_is_an_empty_cohort_group_for_7x() -> None:
+    flag = FlagBuilder("f").condition([prop("n", 1, "gt"), cohort(1)]).condition([cohort(2)]).build()
+    person = {"n": [1]}  # 3.25.0 gives up on the first condition
+    assert value_of(flag, cohorts={"1": {}, "2": {}}, person_properties=person) is True
+    no_values = {"1": {}, "2": {"type": "AND"}}  # 7.x wants a "values" list, even an empty one
+    assert value_of(flag, cohorts=no_values, person_properties=person) == UNDECIDED
+
+
 def test_a_condition_that_is_not_an_object_counts_only_when_7x_reaches_it() -> None:
     matches_first = FlagBuilder("f").condition().build()
     matches_first["filters"]["groups"].append("not a condition")
