@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from typing import Any
@@ -136,6 +137,19 @@ def _protocols_part(url: str) -> None:
     print(f"  shut down; stats: {client.stats}")
 
 
+def _tenants_part(url: str) -> None:
+    # A client per tenant, as libraries that wrap PostHog often build them: the process still
+    # runs one delivery engine (an encoder and a few senders), not two threads per client.
+    tenants = [posthog.Posthog(f"phc_tenant_{n}", host=url, flush_interval=0.1) for n in range(50)]
+    for n, tenant in enumerate(tenants):
+        tenant.capture(f"tenant-user-{n}", "tenant event", {"tenant": n})
+    names = sorted(t.name for t in threading.enumerate())
+    print(f"  50 clients captured; threads in this process: {len(names)} ({', '.join(sorted(set(names)))})")
+    for tenant in tenants:
+        tenant.shutdown()
+    print(f"  all shut down; sent: {sum(t.stats.sent for t in tenants)} events")
+
+
 def main() -> None:
     proc, url = _start_server()
     try:
@@ -215,10 +229,17 @@ def main() -> None:
         print("\n== Protocols: capture v1 (per-event results) and capture_ai")
         _protocols_part(url)
 
-        print("\n== What the server received")
+        print("\n== Many clients, one delivery engine per process")
+        _tenants_part(url)
+
+        print("\n== What the server received (the 50 tenants' events counted, not listed)")
+        tenant_events = 0
         for request in _control(url, "/_fake/requests"):
-            print(f"{request['method']} {request['path']}")
             body = request.get("json")
+            if isinstance(body, dict) and str(body.get("api_key", "")).startswith("phc_tenant_"):
+                tenant_events += len(body.get("batch", []))
+                continue
+            print(f"{request['method']} {request['path']}")
             if request["path"].startswith("/batch") and isinstance(body, dict):
                 for message in body.get("batch", []):
                     props = message.get("properties", {})
@@ -245,6 +266,7 @@ def main() -> None:
                     print(f"    {message['event']:<22} {message['distinct_id']:<12} (AI endpoint)")
             elif request["path"].startswith("/flags") and isinstance(body, dict):
                 print(f"    distinct_id={body.get('distinct_id')} keys={body.get('flag_keys_to_evaluate')}")
+        print(f"(and {tenant_events} tenant events)")
     finally:
         proc.terminate()
         proc.wait(timeout=5)
