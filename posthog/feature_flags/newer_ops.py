@@ -43,6 +43,17 @@ def _text(value: Any) -> str:
     """The JSON spelling of a non-string value (``True`` → ``true``, ``None`` → ``null``)."""
     if isinstance(value, str):
         return value
+    kind = type(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)  # what json.dumps writes
+    if kind is float:
+        if math.isfinite(value):
+            return float.__repr__(value)  # what json.dumps writes
+        raise _NoText
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
