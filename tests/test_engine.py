@@ -275,3 +275,34 @@ def test_exit_waits_for_many_unreachable_clients_together_within_their_deadline(
     assert proc.stdout.split() == ["50"]  # every lost event reported through on_error
     assert took < 6.0  # 50 clients x 1 s each would be 50 s
     assert "still pending after 1.0s at interpreter exit" in proc.stderr
+
+
+# A sender is idle after some traffic; then a client whose host never answers and a healthy
+# one become due in the same instant: the healthy one must not wait behind the hanging request.
+_DUE_TOGETHER = r"""
+import json, sys, time
+import posthog
+
+warm = posthog.Client("phc_warm", host=sys.argv[2], flush_interval=0.01)
+warm.capture("someone", "warm-up")
+assert warm.flush(timeout=5) == 0
+time.sleep(0.2)  # its sender now waits for work
+dead = posthog.Client("phc_dead", host=sys.argv[1], timeout=20, flush_interval=0.05)
+healthy = posthog.Client("phc_healthy", host=sys.argv[2], flush_interval=0.05)
+started = time.monotonic()
+dead.capture("someone", "never delivered")
+healthy.capture("someone", "delivered")
+while healthy.stats.sent < 1 and time.monotonic() - started < 10:  # no flush(): it would hurry
+    time.sleep(0.005)
+took = time.monotonic() - started
+dead.shutdown(timeout=0)
+print(json.dumps({"left": healthy.stats.pending, "took": took}))
+"""
+
+
+def test_a_healthy_client_due_with_a_dead_one_does_not_wait_behind_it() -> None:
+    with SilentServer() as silent, FakePostHog() as fake:
+        for _ in range(3):  # the order in which the two become due varies: try a few times
+            report, _ = run_script(_DUE_TOGETHER, silent.url, fake.url)
+            assert report["left"] == 0
+            assert report["took"] < 2.0, report  # not the dead host's 20 s timeout

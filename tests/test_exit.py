@@ -143,3 +143,22 @@ def test_exit_in_a_forked_child_delivers_the_childs_events(fake_server: FakePost
     events = fake_server.events()
     assert sorted(e["properties"]["i"] for e in events if e["event"] == "child-event") == list(range(100))
     assert sum(1 for e in events if e["event"] == "parent-event") == 1
+
+
+_IMPORT_IN_PROGRESS_AT_EXIT = r"""
+import time
+from posthog._http.preload import start_preload
+
+def slow_import():
+    time.sleep(0.5)  # an import of C extensions still going when the script ends
+    print("the import finished", flush=True)
+
+start_preload(slow_import)
+"""
+
+
+def test_exit_lets_a_background_import_finish_before_the_interpreter_finalizes() -> None:
+    # Finalizing while a thread is inside an import of C extensions can crash the process.
+    proc, elapsed = run_python(_IMPORT_IN_PROGRESS_AT_EXIT)
+    assert proc.stdout.strip() == "the import finished"
+    assert elapsed < 10

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Optional, Protocol
 
+from .preload import start_preload
 from .protocol import USER_AGENT
 
 __all__ = ["Answer", "Prepared", "Session", "backend", "new_session", "prepare", "require_backend"]
@@ -96,7 +97,7 @@ def prepare() -> concurrent.futures.Future[Prepared]:
     with _lock:
         if _prepared is None or _prepared_pid != os.getpid():
             _prepared, _prepared_pid = concurrent.futures.Future(), os.getpid()
-            threading.Thread(target=_build, args=(_prepared,), name="posthog.preload", daemon=True).start()
+            start_preload(_build, _prepared)
         return _prepared
 
 

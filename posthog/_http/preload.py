@@ -11,14 +11,48 @@ import logging
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Optional
 
-__all__ = ["preload_http"]
+__all__ = ["preload_http", "start_preload"]
 
 log = logging.getLogger("posthog")
 
 _lock = threading.Lock()
 _thread: Optional[threading.Thread] = None
+#: every import thread started in this process (imports must not be cut short by exit or fork)
+_running: list[threading.Thread] = []
+_exit_hook = False
+#: how long interpreter exit waits for an import still in progress
+_EXIT_WAIT = 5.0
+
+
+def start_preload(target: Callable[..., None], *args: object) -> threading.Thread:
+    """Start ``target(*args)`` on a daemon ``posthog.preload`` thread that interpreter exit lets
+    finish (bounded): finalizing while a thread is inside an import of C extensions can crash."""
+    global _exit_hook
+    thread = threading.Thread(target=target, args=args, name="posthog.preload", daemon=True)
+    with _lock:
+        _running[:] = [t for t in _running if t.is_alive()]
+        _running.append(thread)
+        if not _exit_hook:
+            _exit_hook = True
+            register = getattr(threading, "_register_atexit", None)
+            try:
+                if register is not None:
+                    register(_let_imports_finish)  # runs before the interpreter finalizes
+            except RuntimeError:  # the interpreter is already shutting down
+                pass
+    thread.start()
+    return thread
+
+
+def _let_imports_finish() -> None:
+    deadline = time.monotonic() + _EXIT_WAIT
+    for thread in list(_running):
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _import() -> None:
@@ -34,17 +68,18 @@ def preload_http() -> None:
     if "requests" in sys.modules or _thread is not None:
         return
     with _lock:
-        if _thread is None:
-            _thread = threading.Thread(target=_import, name="posthog.preload", daemon=True)
-            _thread.start()
+        if _thread is not None:
+            return
+        _thread = threading.Thread()  # a placeholder while the real one starts (outside the lock)
+    _thread = start_preload(_import)
 
 
 def _before_fork() -> None:
     # A child forked in the middle of an import inherits the import's locks held by a thread
-    # that does not exist there; let the import finish first (it takes a fraction of a second).
-    thread = _thread
-    if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-        thread.join(2.0)
+    # that does not exist there; let the imports finish first (a fraction of a second).
+    for thread in list(_running):
+        if thread.is_alive() and thread is not threading.current_thread():
+            thread.join(2.0)
 
 
 if hasattr(os, "register_at_fork"):

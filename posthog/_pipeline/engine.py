@@ -182,7 +182,9 @@ class Engine:
         self._due.append(lane)
         if self._idle_senders:
             self._sender_wake.notify()
-        elif len(self._senders) < self.max_senders:
+        # More lanes waiting than idle senders to take them: one more sender (up to the bound),
+        # so a lane never waits behind a request that hangs while a thread could be serving it.
+        if len(self._due) > self._idle_senders and len(self._senders) < self.max_senders:
             self._senders.append(self._start("posthog.sender", self._send_loop))
 
     def _start(self, name: str, target: object) -> threading.Thread:
