@@ -124,6 +124,8 @@ class MalformedFilter:
 
     reason: str
     negation: bool = False
+    #: an operator 7.x does not know: it leaves the filter undecided before it reads the key
+    unknown_operator: bool = False
 
 
 Leaf = Union[PropertyFilter, CohortFilter, MalformedFilter]
@@ -197,16 +199,17 @@ def parse_property_filter(
 ) -> Union[PropertyFilter, MalformedFilter]:
     """Parse a person/group property filter, pre-computing its operand (flags.md §4)."""
     key = raw.get("key")
-    try:
-        hash(key)
-    except TypeError:
-        return MalformedFilter(f"property key {key!r} is not hashable", negation)
     operator_name = raw.get("operator") or "exact"
     operator = (
         _OPERATORS.get(operator_name, Operator.UNKNOWN)
         if isinstance(operator_name, str)
         else Operator.UNKNOWN
     )
+    try:
+        hash(key)
+    except TypeError:
+        reason = f"property key {key!r} is not hashable"
+        return MalformedFilter(reason, negation, unknown_operator=operator is Operator.UNKNOWN)
     value = raw.get("value")
     fields: dict[str, Any] = {}
     if operator in (Operator.EXACT, Operator.IS_NOT):

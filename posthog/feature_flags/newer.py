@@ -210,6 +210,8 @@ class _Evaluation:
             if leaf.cohort_id in path:
                 raise CohortCycleError(f"cohort {leaf.cohort_id} refers to itself")
             return self.group(group, properties, cohorts, (*path, leaf.cohort_id))
+        if getattr(leaf, "unknown_operator", False):
+            return UNDECIDED  # 7.x gives up on the filter before it reads its (unusable) key
         raise MalformedDefinitionError(getattr(leaf, "reason", "malformed filter"))
 
     def group(

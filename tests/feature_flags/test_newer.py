@@ -261,6 +261,18 @@ def test_an_empty_object_is_an_empty_cohort_group_for_7x() -> None:
     assert value_of(flag, cohorts=no_values, person_properties=person) == UNDECIDED
 
 
+def test_a_filter_with_an_unusable_key_and_an_operator_7x_does_not_know_is_only_undecided() -> None:
+    # 7.x checks the operator before it reads the key: an unknown one leaves the filter
+    # undecided, so a later filter that fails still decides the condition; a known one reads
+    # the (unhashable) key and gives up on the flag.
+    unknown = {"key": [], "value": "x", "type": "person", "operator": "in"}
+    known = {**unknown, "operator": "exact"}
+    person = {"n": [1], "p": "y"}  # 3.25.0 gives up on the first condition (list > number)
+    for malformed, expected in ((unknown, False), (known, UNDECIDED)):
+        flag = FlagBuilder("f").condition([prop("n", 1, "gt")]).condition([malformed, prop("p", "x")]).build()
+        assert value_of(flag, person_properties=person) == expected
+
+
 def test_a_condition_that_is_not_an_object_counts_only_when_7x_reaches_it() -> None:
     matches_first = FlagBuilder("f").condition().build()
     matches_first["filters"]["groups"].append("not a condition")
