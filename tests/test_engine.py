@@ -7,13 +7,12 @@ the servers run here, on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.fake_server import FakePostHog, SilentServer
+from tests.support.scripts import run_script as run_python
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,17 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 def run_script(script: str, *args: str, timeout: float = 60) -> tuple[dict[str, Any], float]:
     """Run ``script`` in a fresh interpreter; its last stdout line as JSON, and its wall time."""
     started = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    elapsed = time.monotonic() - started
-    assert proc.returncode == 0, f"subprocess failed ({proc.returncode}):\n{proc.stderr}"
-    return json.loads(proc.stdout.strip().splitlines()[-1]), elapsed
+    proc = run_python(script, *args, timeout=timeout)
+    return json.loads(proc.stdout.strip().splitlines()[-1]), time.monotonic() - started
 
 
 _OS_THREADS = r"""
@@ -261,17 +251,9 @@ atexit.register(lambda: print(len(dropped), flush=True))  # runs after the drain
 def test_exit_waits_for_many_unreachable_clients_together_within_their_deadline() -> None:
     with SilentServer() as silent:
         started = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-c", _DEAD_AT_EXIT, silent.url],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        proc = run_python(_DEAD_AT_EXIT, silent.url)
         took = time.monotonic() - started
 
-    assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["50"]  # every lost event reported through on_error
     assert took < 6.0  # 50 clients x 1 s each would be 50 s
     assert "still pending after 1.0s at interpreter exit" in proc.stderr

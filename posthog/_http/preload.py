@@ -13,14 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Optional
 
 __all__ = ["preload_http", "start_preload"]
 
 log = logging.getLogger("posthog")
 
 _lock = threading.Lock()
-_thread: Optional[threading.Thread] = None
+_requested = False  # preload_http ran in this process
 #: every import thread started in this process (imports must not be cut short by exit or fork)
 _running: list[threading.Thread] = []
 _exit_hook = False
@@ -64,14 +63,14 @@ def _import() -> None:
 
 def preload_http() -> None:
     """Start importing ``requests`` in a daemon thread (once per process; never blocks)."""
-    global _thread
-    if "requests" in sys.modules or _thread is not None:
+    global _requested
+    if "requests" in sys.modules or _requested:
         return
     with _lock:
-        if _thread is not None:
+        if _requested:
             return
-        _thread = threading.Thread()  # a placeholder while the real one starts (outside the lock)
-    _thread = start_preload(_import)
+        _requested = True
+    start_preload(_import)
 
 
 def _before_fork() -> None:

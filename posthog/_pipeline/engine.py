@@ -84,10 +84,6 @@ class Lane:
         """Whether the engine still serves this pipeline (until it is shut down)."""
         return not self.stopped and self.engine.running
 
-    def busy(self) -> bool:
-        """Whether the engine holds work of this pipeline: encoding or a request in flight."""
-        return self.in_flight or bool(self.holding)
-
 
 class Engine:
     """The process's encoder and senders, and the lines and timers that feed them."""
@@ -148,11 +144,6 @@ class Engine:
                 if remaining <= 0:
                     return
                 self._idle.wait(remaining)
-
-    def thread_names(self) -> list[str]:
-        """The engine's live threads (for tests and diagnostics)."""
-        threads = ([self._encoder] if self._encoder is not None else []) + self._senders
-        return [t.name for t in threads if t.is_alive()]
 
     @property
     def encoder_thread(self) -> Optional[threading.Thread]:
