@@ -94,6 +94,16 @@ class FlagDefinition:
     newer_only_conditions: bool = field(default=False, compare=False, repr=False)
     #: the 7.x pass's plan, made on first use (:func:`.newer_plan.plan_for`)
     newer_plan: object = field(default=None, compare=False, repr=False)
+    #: neither pass can decide it, whatever the context: malformed as a whole, or aggregated by
+    #: a group type the snapshot's mapping does not name (set by :meth:`FlagDefinitions.parse`)
+    undecidable: bool = field(default=False, compare=False, repr=False)
+    #: ``undecidable``, and its first evaluation has logged why: later ones return at once
+    known_undecided: bool = field(default=False, compare=False, repr=False)
+
+    def settle(self) -> None:
+        """Mark an undecidable flag as known, once its first evaluation has logged why."""
+        if self.undecidable:
+            object.__setattr__(self, "known_undecided", True)
 
     def __post_init__(self) -> None:
         plain = self.active and self.error is None and not self.ensure_experience_continuity
@@ -152,6 +162,9 @@ class FlagDefinitions:
                 by_key[definition.key] = definition  # a duplicate key: the last one wins, as in 3.x
 
         mapping = {k: v for k, v in raw_mapping.items() if isinstance(k, str) and isinstance(v, str)}
+        for flag in parsed:  # each parse makes its own definitions: no other snapshot shares them
+            if _undecidable(flag, mapping):
+                object.__setattr__(flag, "undecidable", True)
         parsed_cohorts = {k: parse_cohort(k, v) for k, v in raw_cohorts.items() if isinstance(k, str)}
         for cohort_id in sorted(cohorts_in_cycles(parsed_cohorts)):
             # Evaluation stops at the cycle (the flag is inconclusive); say so once here.
@@ -183,6 +196,16 @@ class FlagDefinitions:
         if missing:
             raise ValueError(f"flag definitions response lacks {', '.join(missing)}")
         return cls.parse(body["flags"], body["group_type_mapping"], body["cohorts"])
+
+
+def _undecidable(flag: FlagDefinition, mapping: Mapping[str, str]) -> bool:
+    """Whether neither 3.25.0's rules nor 7.x's can decide ``flag`` in any context: an active flag
+    that is malformed as a whole, or aggregated by a group type the mapping does not name."""
+    if not flag.active:
+        return False  # off, and decided so
+    if flag.error is not None or (flag.conditions_error is not None and not flag.newer_only_conditions):
+        return True
+    return flag.group_type_key is not None and flag.group_type_key not in mapping
 
 
 def _as_container(value: object, kind: type[Any], what: str) -> Any:

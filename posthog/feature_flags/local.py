@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
-from .definitions import FlagDefinitions
+from .definitions import FlagDefinition, FlagDefinitions
 from .evaluation import (
     FlagValue,
     Inconclusive,
@@ -28,6 +28,7 @@ log = logging.getLogger("posthog")
 
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
 _NO_PERSON: Final[Mapping[str, Any]] = MappingProxyType({})
+_KNOWN_UNDECIDED: Final = Inconclusive("neither 3.25.0's rules nor 7.x's can decide this flag locally")
 
 
 def _decided(key: str, result: Any) -> Optional[FlagValue]:
@@ -36,6 +37,23 @@ def _decided(key: str, result: Any) -> Optional[FlagValue]:
         return None
     value: FlagValue = result
     return value
+
+
+def _evaluated(
+    flag: FlagDefinition,
+    snapshot: FlagDefinitions,
+    distinct_id: Any,
+    groups: Mapping[str, Any],
+    person: Mapping[str, Any],
+    group: Mapping[str, Mapping[str, Any]],
+) -> Any:
+    """``evaluate_flag``, except for a flag no context can decide once it has said why."""
+    if flag.known_undecided:
+        return _KNOWN_UNDECIDED
+    result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+    if flag.undecidable:
+        flag.settle()
+    return result
 
 
 def local_flag(
@@ -77,7 +95,7 @@ def local_flag(
                 if newer is None:
                     log.debug("flag %s could not be decided locally: %s", key, matched.value)
                 return newer
-        return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
+        return _decided(key, _evaluated(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
     # A group flag reads only its own group's properties: build just those.
     group: dict[str, dict[str, Any]] = {}
     group_name = snapshot.group_type_mapping.get(flag.group_type_key)
@@ -95,7 +113,7 @@ def local_flag(
                 matched = None
             if matched is True or matched is False or type(matched) is str:
                 return matched
-    return _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, _NO_PERSON, group))
+    return _decided(key, _evaluated(flag, snapshot, distinct_id, groups, _NO_PERSON, group))
 
 
 def local_payload(
@@ -115,7 +133,7 @@ def local_payload(
     value = match_value
     if value is None and flag is not None:
         assert snapshot is not None
-        value = _decided(key, evaluate_flag(flag, snapshot, distinct_id, groups, person, group))
+        value = _decided(key, _evaluated(flag, snapshot, distinct_id, groups, person, group))
     if value is not None and flag is not None:
         # Decided locally: the payload (possibly none) is known without asking the server.
         return value, lookup_payload(flag, value), True
@@ -156,7 +174,7 @@ def local_flags(
             elif result is not True and result is not False and type(result) is not str:
                 result = None
         if result is None:
-            result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
+            result = _evaluated(flag, snapshot, distinct_id, groups, person, group)
         if isinstance(result, Inconclusive):
             undecided.append(flag.key)
             continue

@@ -587,3 +587,32 @@ def test_capture_send_feature_flags_survives_a_remote_failure(
     props = _events_named(fake_server, "flagged")[0]["properties"]
     assert props["own"] == 1
     assert not any(k.startswith("$feature") for k in props)
+
+
+def test_a_flag_no_context_can_decide_is_logged_once_then_answered_at_once(
+    fake_server: FakePostHog, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unknown group type (or a malformed flag) is undecided whatever the context: the first
+    evaluation says why, later ones skip both passes; new definitions are evaluated afresh."""
+    unknown_group = FlagBuilder("unknown-group", flag_id=9).group(5).condition([], rollout=100).build()
+    broken = {"id": 10, "key": "broken", "active": True, "filters": {"groups": {"a": 1}}}
+    client = make_client()
+    client.group_type_mapping = {"0": "company"}
+    client.feature_flags = [unknown_group, broken, ON]
+    caplog.set_level("DEBUG", logger="posthog")
+    local = {"only_evaluate_locally": True}
+    for _ in range(3):
+        assert client.get_feature_flag("unknown-group", "u", groups={"company": "c"}, **local) is None
+        assert client.get_feature_flag("broken", "u", **local) is None
+        assert client.get_all_flags("u", groups={"company": "c"}, **local) == {"on": True}
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "group type index 5" in r.getMessage()]
+    assert len(warned) == 1
+    snapshot = client._flags.source.current()
+    assert snapshot is not None
+    assert snapshot.flag_table["unknown-group"].known_undecided
+    assert snapshot.flag_table["broken"].known_undecided
+    assert not snapshot.flag_table["on"].undecidable
+
+    client.group_type_mapping = {"0": "company", "5": "team"}  # a new snapshot: decided again
+    assert client.get_feature_flag("unknown-group", "u", groups={"team": "t"}, **local) is True
+    assert client.get_all_flags("u", groups={"team": "t"}, **local) == {"unknown-group": True, "on": True}
