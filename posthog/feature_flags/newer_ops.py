@@ -19,17 +19,17 @@ import math
 import re
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from typing import Any, Final, Optional
 
 from .dates import parse_date_text, parse_relative_date
 from .filters import Operator, PropertyFilter
-from .properties import MATCHERS, relative_date
+from .properties import MATCHERS, relative_operand
 from .semver import match_affix, match_semver
 
-__all__ = ["match_date", "match_old_operator", "match_property"]
+__all__ = ["compile_date", "match_date", "match_old_operator", "match_property"]
 
 _NUMBER: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _TRUTH: Final = frozenset({"true", "false"})
@@ -160,6 +160,7 @@ def _match(leaf: PropertyFilter, value: Any) -> Optional[bool]:
     return _compare(operator, leaf.value, value)
 
 
+@lru_cache(maxsize=4096)
 def _date_text(text: str) -> Optional[datetime]:
     """A date as 7.x reads it: ISO 8601 as Python 3.11's ``fromisoformat`` takes it (a bare year,
     as dateutil reads it); naive means UTC. None when it is not one."""
@@ -178,30 +179,48 @@ def _date_text(text: str) -> Optional[datetime]:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+def _no_date(value: Any) -> Optional[bool]:
+    return None
+
+
 def match_date(leaf: PropertyFilter, value: Any) -> Optional[bool]:
     """``is_date_before`` / ``is_date_after`` as 7.x decides them (None: undecided)."""
+    return compile_date(leaf)(value)
+
+
+def compile_date(leaf: PropertyFilter) -> Callable[[Any], Optional[bool]]:
+    """:func:`match_date` for ``leaf`` with its operand read once (a relative one is computed
+    from the time of the call, shared for a millisecond as in 3.25.0's pass)."""
     text = str(leaf.value)
     relative = parse_relative_date(text)
-    operand = relative_date(*relative) if relative is not None else _date_text(text)
-    if operand is None:
-        return None
+    fixed = _date_text(text) if relative is None else None
+    if relative is None and fixed is None:
+        return _no_date  # not a date: undecided whatever the value
     before = leaf.operator is Operator.IS_DATE_BEFORE
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-    elif isinstance(value, date):
-        day = operand.date()
-        return value < day if before else value > day
-    elif isinstance(value, str):
-        parsed = _date_text(value)
-        if parsed is None:
+
+    def test(value: Any) -> Optional[bool]:
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        elif isinstance(value, date):
+            moment = None
+        elif isinstance(value, str):
+            moment = _date_text(value)
+            if moment is None:
+                return None
+        else:
             return None
-        moment = parsed
-    else:
-        return None
-    try:
-        return moment < operand if before else moment > operand
-    except (TypeError, ValueError):
-        return None
+        operand = fixed if relative is None else relative_operand(relative)
+        if operand is None:
+            return None
+        if moment is None:  # a date: compared with the operand's day
+            day = operand.date()
+            return value < day if before else value > day
+        try:
+            return moment < operand if before else moment > operand
+        except (TypeError, ValueError):
+            return None
+
+    return test
 
 
 # How match_property treats each operator, indexed by Operator value (a tuple lookup: Enum hashing is

@@ -30,7 +30,7 @@ from .newer_ops import (
     _pattern,
     _text,
     _truth,
-    match_date,
+    compile_date,
 )
 from .properties import MATCHERS
 from .semver import match_affix, match_semver
@@ -158,7 +158,8 @@ def compile_leaf(leaf: PropertyFilter) -> LeafTest:
     if kind == _AS_UNKNOWN:
         return _undecided
     if kind == _AS_DATE:
-        return lambda value: False if value is None else match_date(leaf, value)
+        dated = compile_date(leaf)
+        return lambda value: False if value is None else dated(value)
     if kind == _AS_SEMVER:
         return lambda value: False if value is None else match_semver(operator, leaf.value, value)
     matcher = MATCHERS[operator]
