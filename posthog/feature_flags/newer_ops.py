@@ -199,6 +199,7 @@ def compile_date(leaf: PropertyFilter) -> Callable[[Any], Optional[bool]]:
     before = leaf.operator is Operator.IS_DATE_BEFORE
 
     def test(value: Any) -> Optional[bool]:
+        moment: Optional[datetime]
         if isinstance(value, datetime):
             moment = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
         elif isinstance(value, date):
@@ -214,7 +215,7 @@ def compile_date(leaf: PropertyFilter) -> Callable[[Any], Optional[bool]]:
             return None
         if moment is None:  # a date: compared with the operand's day
             day = operand.date()
-            return value < day if before else value > day
+            return bool(value < day if before else value > day)
         try:
             return moment < operand if before else moment > operand
         except (TypeError, ValueError):
