@@ -53,6 +53,13 @@ class AsyncDefinitionSource(DefinitionSource):
         self._poll_task: Optional[asyncio.Task[None]] = None
         super().__init__(settings, transport, **options)
 
+    def _prepared(self, snapshot: FlagDefinitions) -> FlagDefinitions:
+        """Compiled off the loop only (the fleet cache is read on an executor thread); on the loop,
+        each flag is compiled when first evaluated, so no single step holds the loop long."""
+        if asyncio._get_running_loop() is not None:
+            return snapshot
+        return super()._prepared(snapshot)
+
     def ensure_polling(self) -> None:
         """Start the polling task on the running loop (none outside a loop: the next call starts it)."""
         if self._stopped:

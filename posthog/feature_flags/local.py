@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
+from .compiled import conditions_of
 from .definitions import FlagDefinition, FlagDefinitions
 from .evaluation import (
     FlagValue,
     Inconclusive,
     evaluate_flag,
     lookup_payload,
-    match_conditions,
 )
 from .newer import evaluate_newer
+from .newer_plan import plan_for
 from .properties import Undecided
 
 __all__ = ["local_flag", "local_flags", "local_payload"]
@@ -36,6 +37,27 @@ def _decided(key: str, result: Any) -> Optional[FlagValue]:
         log.debug("flag %s could not be decided locally: %s", key, result.reason)
         return None
     value: FlagValue = result
+    return value
+
+
+def _newer_person(
+    flag: FlagDefinition,
+    snapshot: FlagDefinitions,
+    distinct_id: Any,
+    groups: Mapping[str, Any],
+    person: Mapping[str, Any],
+    group: Mapping[str, Mapping[str, Any]],
+) -> Optional[FlagValue]:
+    """7.x's answer for a plain person flag 3.25.0 left undecided: its compiled plan when it has
+    one (what ``evaluate_newer`` would run), else the general pass."""
+    plan: Any = flag.newer_plan or plan_for(flag)
+    run = plan.run
+    if run is None:
+        return evaluate_newer(flag, snapshot, distinct_id, groups, person, group)
+    try:
+        value: Optional[FlagValue] = run(distinct_id, person)
+    except Exception:  # e.g. comparing incomparable values: undecided, as 7.x
+        return None
     return value
 
 
@@ -84,14 +106,14 @@ def local_flag(
             # evaluate_flag's person-flag path, one call shorter; anything unusual takes the
             # full path (evaluation is pure, so running it again is safe).
             try:
-                matched = match_conditions(flag, distinct_id, person, snapshot.cohort_table)
+                matched = (flag.compiled or conditions_of(flag))(distinct_id, person, snapshot.cohort_table)
             except Exception:
                 matched = None
             if matched is True or matched is False or type(matched) is str:
                 return matched
             if type(matched) is Undecided:
                 # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
-                newer = evaluate_newer(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
+                newer = _newer_person(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
                 if newer is None:
                     log.debug("flag %s could not be decided locally: %s", key, matched.value)
                 return newer
@@ -108,7 +130,7 @@ def local_flag(
         if flag.plain:
             # evaluate_flag's group path, one call shorter (group flags never read cohorts)
             try:
-                matched = match_conditions(flag, groups[group_name], augmented, None)
+                matched = (flag.compiled or conditions_of(flag))(groups[group_name], augmented, None)
             except Exception:
                 matched = None
             if matched is True or matched is False or type(matched) is str:
@@ -161,12 +183,12 @@ def local_flags(
         result: Any = None
         if flag.plain_person:
             try:  # as in local_flag: the person-flag path, one call shorter
-                result = match_conditions(flag, distinct_id, person, cohorts)
+                result = (flag.compiled or conditions_of(flag))(distinct_id, person, cohorts)
             except Exception:
                 result = None
             if type(result) is Undecided:
                 # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
-                newer = evaluate_newer(flag, snapshot, distinct_id, groups, person, group)
+                newer = _newer_person(flag, snapshot, distinct_id, groups, person, group)
                 if newer is None:
                     undecided.append(flag.key)
                     continue

@@ -32,7 +32,7 @@ from .filters import (
 )
 from .hashing import hash_bucket
 from .newer_ops import match_property
-from .newer_plan import nothing_given, plan_for, run_plan
+from .newer_plan import nothing_given, plan_for
 from .properties import CohortCycleError
 from .variants import select_variant
 
@@ -329,13 +329,14 @@ def evaluate_newer(
                 found = group_properties.get(name)
                 own, bucketing = (_NO_PROPERTIES if found is None else found), groups[name]
         if own is not None:
-            if nothing_given(plan, own):
-                return None  # no filter can be decided: 7.x cannot tell either
-            if plan.conditions is not None and not flag.ensure_experience_continuity:
-                try:
-                    return run_plan(plan.conditions, flag, bucketing, own)  # type: ignore[return-value]
+            run = plan.run
+            if run is not None and not flag.ensure_experience_continuity:
+                try:  # nothing_given, then the plan
+                    return run(bucketing, own)  # type: ignore[no-any-return]
                 except Exception:  # e.g. comparing incomparable values: undecided, as below
                     return None
+            if nothing_given(plan, own):
+                return None  # no filter can be decided: 7.x cannot tell either
     evaluation = _Evaluation(definitions, distinct_id, groups, person, group_properties)
     evaluation.memo[flag.key] = _IN_PROGRESS
     try:

@@ -11,6 +11,7 @@ per-condition summary: whether 7.x surely leaves it undecided, by the keys given
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
 from .definitions import FlagDefinition
@@ -32,6 +33,7 @@ from .newer_ops import (
     _truth,
     compile_date,
 )
+from .plan_code import PlanRun, compile_run
 from .properties import MATCHERS
 from .semver import match_affix, match_semver
 from .variants import select_variant
@@ -184,11 +186,14 @@ _Summary = Optional[tuple[tuple[tuple[Any, ...], bool, bool], ...]]
 class Plan:
     """A flag prepared for the 7.x pass; ``conditions`` is None when it needs the general pass."""
 
-    __slots__ = ("conditions", "summary")
+    __slots__ = ("conditions", "run", "summary")
 
-    def __init__(self, conditions: Optional[_Conditions], summary: _Summary) -> None:
+    def __init__(self, conditions: Optional[_Conditions], summary: _Summary, run: Optional[PlanRun]) -> None:
         self.conditions = conditions
         self.summary = summary
+        #: ``nothing_given`` then ``run_plan``, compiled (:func:`.plan_code.compile_run`), when
+        #: ``conditions`` are given
+        self.run = run
 
 
 def _plain(leaf: object) -> TypeGuard[PropertyFilter]:
@@ -229,11 +234,17 @@ def plan_for(flag: FlagDefinition) -> Plan:
     """``flag``'s plan, made on first use and kept on the (immutable) definition."""
     plan: Optional[Plan] = flag.newer_plan  # type: ignore[assignment]
     if plan is None:
+        run: Optional[PlanRun] = None
+        summary = _summary(flag)
         try:
             conditions = _conditions(flag)
+            if conditions is not None:
+                run = compile_run(conditions, flag, summary)
         except Exception:  # whatever cannot be prepared is left to the general pass
             conditions = None
-        plan = Plan(conditions, _summary(flag))
+        if conditions is not None and run is None:
+            run = partial(_run_plan_of, conditions, flag, summary)
+        plan = Plan(conditions, summary, run)
         object.__setattr__(flag, "newer_plan", plan)  # a race makes the same plan twice
     return plan
 
@@ -244,8 +255,10 @@ def nothing_given(plan: Plan, properties: Mapping[str, Any]) -> bool:
     values. When every condition holds one, no condition can match; when one condition holds
     nothing else, it cannot fail either (the common case of a flag 3.25.0 cannot decide)."""
     summary = plan.summary
-    if summary is None:
-        return False
+    return summary is not None and _surely_undecided(summary, properties)
+
+
+def _surely_undecided(summary: Any, properties: Mapping[str, Any]) -> bool:
     stays_undecided = False
     for keys, unknown, every_plain in summary:
         missing = 0
@@ -260,6 +273,19 @@ def nothing_given(plan: Plan, properties: Mapping[str, Any]) -> bool:
 
 UNDECIDED: Final = None
 Outcome = Union[bool, str, object, None]
+
+
+def _run_plan_of(
+    conditions: _Conditions,
+    flag: FlagDefinition,
+    summary: _Summary,
+    bucketing_id: object,
+    properties: Mapping[str, Any],
+) -> Outcome:
+    """What a compiled plan answers (for a plan too large to compile)."""
+    if summary is not None and _surely_undecided(summary, properties):
+        return UNDECIDED
+    return run_plan(conditions, flag, bucketing_id, properties)
 
 
 def run_plan(

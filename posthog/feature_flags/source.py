@@ -18,6 +18,7 @@ from ..exceptions import APIError, QuotaLimitError
 from ..poller import Poller
 from ..request import Transport
 from .cache import PathLike, load_json_file, read_cache, write_cache
+from .compiled import prepare
 from .definitions import EMPTY_DEFINITIONS, FlagDefinitions
 from .fleet import SharedDefinitions
 from .settings import FlagSettings
@@ -91,6 +92,10 @@ class DefinitionSource:
         #: whether captures get $feature/... properties (read on every capture)
         self.may_enrich = bool(snapshot.flags)
         self._first_attempt.set()
+
+    def _prepared(self, snapshot: FlagDefinitions) -> FlagDefinitions:
+        """A fetched snapshot with its flags compiled, on the thread that fetched it (the poller's)."""
+        return prepare(snapshot)
 
     def current(self) -> Optional[FlagDefinitions]:
         """The loaded snapshot, waiting (at most the flag timeout) for a first load in progress."""
@@ -235,7 +240,7 @@ class DefinitionSource:
                 log.warning("[FEATURE FLAGS] unusable definitions in the flag definitions cache: %s", exc)
                 return None
             self._shared_data = data
-            self.swap(snapshot)
+            self.swap(self._prepared(snapshot))
         etag = data.get("etag")
         self._etag = etag if isinstance(etag, str) else None
         self._first_attempt.set()
@@ -288,7 +293,7 @@ class DefinitionSource:
         quota = body.get("quotaLimited") if isinstance(body, dict) else None
         if isinstance(quota, list) and "feature_flags" in quota:
             raise QuotaLimitError(200, "Feature flags quota limited")
-        snapshot = FlagDefinitions.from_response(body)
+        snapshot = self._prepared(FlagDefinitions.from_response(body))
         self._etag = etag
         self.swap(snapshot)
         if self._cache_path is not None:

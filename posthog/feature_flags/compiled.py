@@ -1,0 +1,143 @@
+"""A flag's conditions as straight-line Python: 3.25.0's rules without the interpreter's layers.
+
+:func:`.evaluation.match_conditions` walks a flag's conditions and filters as data: for each
+filter it reads the condition, the filter, its key and operator, and dispatches. Written out
+once per flag as code, the same walk runs about twice as fast. :func:`conditions_of` writes and
+compiles that code the first time a flag is evaluated and keeps it on the (immutable) definition.
+
+The answers are :func:`~.evaluation.match_conditions`'s, by construction: the code makes the
+same checks in the same order and calls the same operator functions. A flag with anything
+unusual (a malformed condition, filter or rollout, a variant table that cannot be built, more
+filters than fit in one function) is not compiled: it keeps :func:`match_conditions`.
+
+The generated source holds structure only. Every key, operand, threshold and value it uses is a
+constant of the function's namespace, referred to by position (``K0_1``): no text of a
+definition ever becomes code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, Final, Optional
+
+from ._codegen import make_function
+from .definitions import (
+    CohortFilter,
+    FlagDefinition,
+    FlagDefinitions,
+    Operator,
+    PropertyFilter,
+    PropertyGroup,
+)
+from .evaluation import match_conditions
+from .hashing import hash_bucket
+from .newer_plan import plan_for
+from .properties import MATCHERS, Undecided, match_cohort
+from .variants import select_variant
+
+__all__ = ["ConditionsFn", "conditions_of", "prepare"]
+
+#: ``(bucketing_id, properties, cohorts)`` → what :func:`match_conditions` answers
+ConditionsFn = Callable[[object, Mapping[str, Any], Optional[Mapping[str, PropertyGroup]]], Any]
+
+_MAX_FILTERS: Final = 200  # a larger flag is rare; its code would take long to compile
+_BASE: Final[dict[str, Any]] = {
+    "A": object(),  # "absent"
+    "MISSING": Undecided.MISSING_PROPERTY,
+    "NOT_SET": Undecided.IS_NOT_SET,
+    "HB": hash_bucket,
+    "SV": select_variant,
+    "MC": match_cohort,
+}
+
+
+def conditions_of(flag: FlagDefinition) -> ConditionsFn:
+    """``flag``'s conditions as one function, made on first use and kept on the definition."""
+    made: Optional[ConditionsFn] = flag.compiled
+    if made is None:
+        try:
+            made = _compile(flag)
+        except Exception:  # whatever cannot be compiled keeps the interpreted walk
+            made = None
+        if made is None:
+            made = partial(match_conditions, flag)
+        object.__setattr__(flag, "compiled", made)  # a race compiles the same code twice
+    return made
+
+
+def prepare(snapshot: FlagDefinitions) -> FlagDefinitions:
+    """Compile the conditions and 7.x plans of a snapshot's flags before it serves, so that the
+    first flag calls do not pay for it (called on the thread that fetched the definitions)."""
+    for flag in snapshot.flags:
+        if flag.plain:
+            conditions_of(flag)
+            plan_for(flag)
+    return snapshot
+
+
+def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
+    if flag.conditions_error is not None or flag.variants_error is not None:
+        return None
+    if sum(len(condition.properties) for condition in flag.conditions) > _MAX_FILTERS:
+        return None
+    names: dict[str, Any] = dict(_BASE, KEY=flag.key, FLAG=flag)
+    lines = ["def conditions(bid, p, cohorts):", "    und = None", "    b = -1.0"]
+    for i, condition in enumerate(flag.conditions):
+        if condition.error is not None or condition.rollout_error is not None:
+            return None
+        lines.append("    while True:")
+        for j, leaf in enumerate(condition.properties):
+            name = f"{i}_{j}"
+            if type(leaf) is PropertyFilter:
+                names[f"K{name}"], names[f"L{name}"] = leaf.key, leaf
+                names[f"M{name}"] = MATCHERS[leaf.operator]
+                lines += _property_filter(name, leaf.operator)
+            elif type(leaf) is CohortFilter:
+                names[f"L{name}"] = leaf
+                lines.append(f"        r = MC(L{name}, p, cohorts)")
+                lines += _decided_unless_true()
+            else:
+                return None  # a malformed filter: the interpreted walk raises as 3.25.0 does
+        threshold = condition.threshold
+        if threshold is not None and threshold < 1.0:  # a hash is at most 1.0
+            names[f"T{i}"] = threshold
+            lines += ["        if b < 0.0:", "            b = HB(KEY, bid)"]
+            lines += [f"        if b > T{i}:", "            break"]
+        if condition.variant_override is not None:
+            names[f"O{i}"] = condition.variant_override
+            lines.append(f"        return O{i}")
+        elif not flag.variants:
+            lines.append("        return True")
+        else:
+            lines.append("        return SV(FLAG, bid) or True")
+    lines.append("    return False if und is None else und")
+    made: ConditionsFn = make_function(lines, names, f"conditions of flag {flag.key!r:.80}")
+    return made
+
+
+def _property_filter(name: str, operator: Operator) -> list[str]:
+    """One property filter, checked as :func:`~.properties.match_leaves` checks it."""
+    lines = [
+        f"        v = p.get(K{name}, A)",
+        "        if v is A:",
+        "            if und is None:",
+        "                und = MISSING",
+        "            break",
+    ]
+    if operator is Operator.IS_NOT_SET:
+        return [*lines, "        if und is None:", "            und = NOT_SET", "        break"]
+    if operator is not Operator.IS_NOT:
+        lines += ["        if v is None:", "            break"]
+    lines.append(f"        r = M{name}(L{name}, v)")
+    return lines + _decided_unless_true()
+
+
+def _decided_unless_true() -> list[str]:
+    """A filter that does not hold ends the condition: false, or undecided (the first reason kept)."""
+    return [
+        "        if r is not True:",
+        "            if r is not False and und is None:",
+        "                und = r",
+        "            break",
+    ]

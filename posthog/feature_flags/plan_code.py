@@ -1,0 +1,88 @@
+"""A 7.x plan (:mod:`.newer_plan`) as straight-line Python: ``run_plan`` for one flag, compiled once.
+
+The generated function answers exactly as :func:`.newer_plan.run_plan` does for the same plan:
+the same filters in the same order, the same tests (the compiled ``LeafTest`` functions, passed
+as names), the same rollout and variant rules. Every key, test, threshold and value is a name
+bound in the function's namespace (:mod:`._codegen`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Optional
+
+from ._codegen import make_function
+from .definitions import FlagDefinition
+from .hashing import hash_bucket
+from .variants import select_variant
+
+__all__ = ["PlanRun", "compile_run"]
+
+#: ``(bucketing_id, properties)`` → the flag's 7.x value, or None (undecided); may raise
+PlanRun = Callable[[object, Mapping[str, Any]], Any]
+
+_MAX_FILTERS: Final = 200
+_BASE: Final[dict[str, Any]] = {"A": object(), "HB": hash_bucket, "SV": select_variant}
+
+
+def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> Optional[PlanRun]:
+    """``conditions`` (a plan's: per condition, ``(key, test)`` pairs, threshold and variant
+    override) as one function; None when there are too many filters to compile.
+
+    With the plan's ``summary``, the function first makes :func:`.newer_plan.nothing_given`'s
+    check, by keys alone, and answers None at once when it holds."""
+    if sum(len(leaves) for leaves, _, _ in conditions) > _MAX_FILTERS:
+        return None
+    names: dict[str, Any] = dict(_BASE, KEY=flag.key, FLAG=flag)
+    lines = ["def run(bid, p):"]
+    if summary is not None:
+        lines += _nothing_given(summary, names)
+    lines.append("    und = False")
+    for i, (leaves, threshold, override) in enumerate(conditions):
+        lines += ["    while True:", "        s = True"]
+        for j, (key, test) in enumerate(leaves):
+            names[f"K{i}_{j}"], names[f"T{i}_{j}"] = key, test
+            lines += [
+                f"        v = p.get(K{i}_{j}, A)",
+                "        if v is A:",
+                "            s = None",
+                "        else:",
+                f"            r = T{i}_{j}(v)",
+                "            if r is False:",
+                "                break",  # a filter that fails fails the condition
+                "            if r is not True:",
+                "                s = None",
+            ]
+        lines += ["        if s is None:", "            und = True", "            break"]
+        if threshold is not None and threshold < 1.0:
+            names[f"R{i}"] = threshold
+            lines += [f"        if HB(KEY, bid) > R{i}:", "            break"]
+        if override is not None:
+            names[f"O{i}"] = override
+            lines.append(f"        return O{i}")
+        elif not flag.variants:
+            lines.append("        return True")
+        else:
+            lines.append("        return SV(FLAG, bid) or True")
+    lines.append("    return None if und else False")
+    run: PlanRun = make_function(lines, names, f"7.x plan of flag {flag.key!r:.80}")
+    return run
+
+
+def _nothing_given(summary: Any, names: dict[str, Any]) -> list[str]:
+    """``nothing_given(plan, p)`` written out: no condition has every key given and a known
+    operator, and one condition of plain filters has none of its keys given."""
+    may_match: list[str] = []
+    stays: list[str] = []
+    for i, (keys, unknown, every_plain) in enumerate(summary):
+        for j, key in enumerate(keys):
+            names[f"G{i}_{j}"] = key
+        if not unknown:
+            may_match.append(" and ".join(f"G{i}_{j} in p" for j in range(len(keys))) or "True")
+        if every_plain:
+            stays.append(" and ".join(f"G{i}_{j} not in p" for j in range(len(keys))) or "True")
+    if not stays:
+        return []  # never "surely undecided" by keys alone
+    may = " or ".join(f"({term})" for term in may_match) or "False"
+    undecided = " or ".join(f"({term})" for term in stays)
+    return [f"    if not ({may}):", f"        if {undecided}:", "            return None"]

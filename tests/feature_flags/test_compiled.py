@@ -1,0 +1,141 @@
+"""Compiled conditions and 7.x plans answer exactly as the interpreted walks they replace.
+
+``compiled.conditions_of`` must agree with ``evaluation.match_conditions`` and a compiled plan
+(``Plan.run``) with ``nothing_given`` + ``run_plan``, on the differential generator's hostile
+definitions and contexts: same value, same undecided reason, same exception class.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+import posthog
+from benchmarks.compare_flags import Generator
+from posthog.feature_flags.compiled import conditions_of
+from posthog.feature_flags.definitions import FlagDefinitions, parse_flag
+from posthog.feature_flags.evaluation import augment_properties, match_conditions
+from posthog.feature_flags.newer_plan import nothing_given, plan_for, run_plan
+from tests.fake_server import FakePostHog
+from tests.support.builders import FlagBuilder, definitions, prop
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "value", call()
+    except Exception as exc:  # the class is the contract: callers turn any of them into undecided
+        return "raised", type(exc).__name__
+
+
+def _cases(seed: int, count: int) -> list[dict[str, Any]]:
+    generator = Generator(seed, malformed=0.1)
+    return [generator.case(index) for index in range(count)]
+
+
+def _person(case: dict[str, Any]) -> dict[str, Any]:
+    return augment_properties(case["distinct_id"], case["groups"], case["person_properties"], None)[0]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_compiled_conditions_answer_as_match_conditions(seed: int) -> None:
+    cases = _cases(seed, 600)
+    contexts = [_person(case) for case in cases]
+    compared = compiled = 0
+    for index, case in enumerate(cases):
+        snapshot = FlagDefinitions.parse(case["flags"], case["group_type_mapping"], case["cohorts"])
+        flag = snapshot.flags[0]
+        function = conditions_of(flag)
+        compiled += function.__class__.__name__ == "function"
+        # the properties drawn for this flag, and those of three other flags
+        others = [("user-1", contexts[index - 1]), (42, contexts[index - 2]), ("x", contexts[index - 3])]
+        for bucketing, properties in [(case["distinct_id"], contexts[index]), *others]:
+            for cohorts in (snapshot.cohort_table, None):
+                ours = _outcome(lambda: function(bucketing, properties, cohorts))  # noqa: B023
+                walked = _outcome(lambda: match_conditions(flag, bucketing, properties, cohorts))  # noqa: B023
+                assert ours == walked, (flag.raw, properties)
+                compared += 1
+    assert compared > 4000
+    assert compiled > 400  # most flags compile; the malformed ones keep the walk
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_compiled_plans_answer_as_nothing_given_then_run_plan(seed: int) -> None:
+    cases = _cases(seed, 600)
+    contexts = [_person(case) for case in cases]
+    compared = 0
+    for index, case in enumerate(cases):
+        flag = parse_flag(case["flags"][0])
+        plan = plan_for(flag)
+        if plan.conditions is None:
+            assert plan.run is None
+            continue
+        assert plan.run is not None
+        for bucketing, properties in [(case["distinct_id"], contexts[index]), (7, contexts[index - 1])]:
+
+            def walked() -> Any:
+                if nothing_given(plan, properties):  # noqa: B023
+                    return None
+                return run_plan(plan.conditions, flag, bucketing, properties)  # type: ignore[arg-type]  # noqa: B023
+
+            assert _outcome(lambda: plan.run(bucketing, properties)) == _outcome(walked)  # type: ignore[misc]  # noqa: B023
+            compared += 1
+    assert compared > 500
+
+
+def test_definition_text_never_becomes_code() -> None:
+    """Keys, operands, variants and flag keys are names bound in the function, not source."""
+    hostile = '"); import os; os._exit(3)  # '
+    raw = {
+        "key": hostile,
+        "active": True,
+        "filters": {
+            "groups": [
+                {
+                    "properties": [{"key": hostile, "value": hostile, "operator": "exact", "type": "person"}],
+                    "rollout_percentage": 100,
+                    "variant": hostile,
+                }
+            ],
+            "multivariate": {"variants": [{"key": hostile, "rollout_percentage": 100}]},
+        },
+    }
+    flag = parse_flag(raw)
+    function = conditions_of(flag)
+    assert function.__class__.__name__ == "function"
+    assert function("u", {hostile: hostile}, None) == hostile
+    assert function("u", {hostile: "other"}, None) is False
+    plan = plan_for(flag)
+    assert plan.run is not None
+    assert plan.run("u", {hostile: hostile}) == hostile
+
+
+def test_a_flag_with_a_malformed_condition_keeps_the_interpreted_walk() -> None:
+    flag = parse_flag({"key": "f", "active": True, "filters": {"groups": [{"properties": "nope"}]}})
+    function = conditions_of(flag)
+    assert function.__class__.__name__ == "partial"
+    assert conditions_of(flag) is function  # made once, kept on the definition
+    with pytest.raises(Exception, match="not a list"):
+        function("u", {}, None)
+
+
+def test_fetched_definitions_are_compiled_before_they_serve(
+    fake_server: FakePostHog, make_client: Callable[..., posthog.Client]
+) -> None:
+    """The poller compiles a new snapshot's flags, so the first flag calls do not pay for it."""
+    flags = [
+        FlagBuilder("pro", flag_id=1).condition([prop("plan", "pro")], rollout=50).build(),
+        FlagBuilder("beta", flag_id=2).condition([prop("version", "1.2.0", "semver_gte")]).build(),
+    ]
+    fake_server.personal_api_key = "phx_personal"
+    fake_server.set_flag_definitions(definitions(flags))
+    client = make_client(personal_api_key="phx_personal")
+    assert client.wait_for_flags(5)
+    snapshot = client._flags.source.current()
+    assert snapshot is not None
+    for flag in snapshot.flags:
+        assert flag.compiled.__class__.__name__ == "function", flag.key
+        assert flag.newer_plan is not None and flag.newer_plan.run is not None, flag.key  # type: ignore[attr-defined]
+    local = {"only_evaluate_locally": True}
+    assert client.get_feature_flag("beta", "u", person_properties={"version": "1.3.0"}, **local) is True
+    assert client.get_feature_flag("beta", "u", person_properties={"version": "1.1.0"}, **local) is False
