@@ -92,7 +92,7 @@ def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
             if type(leaf) is PropertyFilter:
                 names[f"K{name}"], names[f"L{name}"] = leaf.key, leaf
                 names[f"M{name}"] = MATCHERS[leaf.operator]
-                lines += _property_filter(name, leaf.operator)
+                lines += _property_filter(name, leaf, names)
             elif type(leaf) is CohortFilter:
                 names[f"L{name}"] = leaf
                 lines.append(f"        r = MC(L{name}, p, cohorts)")
@@ -116,8 +116,9 @@ def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
     return made
 
 
-def _property_filter(name: str, operator: Operator) -> list[str]:
+def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
     """One property filter, checked as :func:`~.properties.match_leaves` checks it."""
+    operator = leaf.operator
     lines = [
         f"        v = p.get(K{name}, A)",
         "        if v is A:",
@@ -129,8 +130,41 @@ def _property_filter(name: str, operator: Operator) -> list[str]:
         return [*lines, "        if und is None:", "            und = NOT_SET", "        break"]
     if operator is not Operator.IS_NOT:
         lines += ["        if v is None:", "            break"]
-    lines.append(f"        r = M{name}(L{name}, v)")
-    return lines + _decided_unless_true()
+    return lines + _operator(name, leaf, names)
+
+
+_TEXT: Final = "(v if type(v) is str else str(v))"
+_CHOICES: Final = {Operator.EXACT: "not in", Operator.IS_NOT: "in"}
+_EQUAL: Final = {Operator.EXACT: "!=", Operator.IS_NOT: "=="}
+_CONTAINS: Final = {Operator.ICONTAINS: "not in", Operator.NOT_ICONTAINS: "in"}
+_SEARCH: Final = {Operator.REGEX: "is None", Operator.NOT_REGEX: "is not None"}
+
+
+def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
+    """The operator's test: the commonest written out (each as its function in
+    :mod:`.properties` decides it, always a bool), the others called."""
+    operator = leaf.operator
+    fails: Optional[str] = None  # the test that fails the condition
+    if operator in _CHOICES:
+        if leaf.folded_choices is not None:
+            names[f"C{name}"] = leaf.folded_choices
+            fails = f"{_TEXT}.casefold() {_CHOICES[operator]} C{name}"
+        else:
+            names[f"F{name}"] = leaf.folded
+            fails = f"{_TEXT}.casefold() {_EQUAL[operator]} F{name}"
+    elif operator in _CONTAINS:
+        names[f"F{name}"] = leaf.folded
+        fails = f"F{name} {_CONTAINS[operator]} {_TEXT}.casefold()"
+    elif operator in _SEARCH and leaf.error is None:
+        if leaf.pattern is None:
+            return ["        break"]  # an invalid pattern matches neither regex nor not_regex
+        names[f"P{name}"] = leaf.pattern.search
+        fails = f"P{name}({_TEXT}) {_SEARCH[operator]}"
+    elif operator is Operator.IS_SET:
+        return []  # set and not None: holds
+    if fails is not None:
+        return [f"        if {fails}:", "            break"]
+    return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
 
 
 def _decided_unless_true() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, datetime, timedelta, timezone
 from enum import IntEnum
 from functools import lru_cache
@@ -117,6 +118,19 @@ _MISS: Final = object()
 #: Texts whose parse does not depend on today (a property's dates repeat from call to call).
 _FIXED: dict[str, Optional[datetime]] = {}
 _FIXED_LIMIT: Final = 8192
+#: Texts whose parse depends on today ("June 5", "2019"): parsed once per day (``_parse_on_day``).
+_DYNAMIC: set[str] = set()
+#: ``(int(time.time()), date.today())``: a local day starts on a whole second, so the day read
+#: within one second is the day for all of it.
+_TODAY: tuple[int, date] = (-1, date(1970, 1, 1))
+
+
+def _today() -> date:
+    global _TODAY
+    second = int(time.time())
+    if _TODAY[0] != second:
+        _TODAY = (second, date.today())
+    return _TODAY[1]
 
 
 def parse_date_text(text: str) -> Optional[datetime]:
@@ -127,13 +141,18 @@ def parse_date_text(text: str) -> Optional[datetime]:
     fixed = _FIXED.get(text, _MISS)
     if fixed is not _MISS:
         return fixed  # type: ignore[return-value]
+    if text in _DYNAMIC:
+        return _parse_on_day(text, _today())
     parsed = _iso(text)
     if parsed is not None:
         form = DateForm.ABSOLUTE
     else:
         form, parsed = classify_date_text(text)
     if form is DateForm.DYNAMIC:
-        return _parse_on_day(text, date.today())
+        if len(_DYNAMIC) >= _FIXED_LIMIT:
+            _DYNAMIC.clear()
+        _DYNAMIC.add(text)
+        return _parse_on_day(text, _today())
     if len(_FIXED) >= _FIXED_LIMIT:
         _FIXED.clear()
     _FIXED[text] = parsed

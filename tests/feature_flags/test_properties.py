@@ -303,10 +303,10 @@ def test_parse_date_text_equals_dateutil_today(text: str) -> None:
     expected = dateutil_parser.parse(text) if text != "Feb 29" or calendar.isleap(before.year) else None
     if expected is not None and expected.tzinfo is None:
         expected = expected.replace(tzinfo=timezone.utc)
-    actual = parse_date_text(text)
+    actual = [parse_date_text(text) for _ in range(2)]  # the second from what the first learnt
     if date.today() != before:
         pytest.skip("the day changed during the test")
-    assert actual == expected
+    assert actual == [expected, expected]
 
 
 def test_absolute_date_is_parsed_once_naive_as_utc() -> None:
