@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional
 
 from ._context_events import _context_id
+from ._kill_switch import env_disabled, env_maybe_set
 from ._validation import require_id, require_mapping, require_str
 from .contexts import _current
 from .exceptions import InvalidTypeError
@@ -163,9 +164,10 @@ class FlagMethods(FlagAttributes):
             or (groups is not None and type(groups) is not dict)
         ):
             check_flag_call(key, distinct_id, groups)  # the usual call skips it
-        if self.disabled:
+        flags = self._flags
+        if flags.settings.disabled or (env_maybe_set() and env_disabled()):  # self.disabled, inlined
             return None
-        return self._flags.get_feature_flag(
+        return flags.get_feature_flag(
             key,
             distinct_id,
             groups or NO_GROUPS,

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, Optional, Union
 
+from .. import _pid
 from .._http.retry import retry_delays
 from ..exceptions import APIError, QuotaLimitError
 from ..poller import Poller
@@ -101,7 +102,7 @@ class DefinitionSource:
         """The loaded snapshot, waiting (at most the flag timeout) for a first load in progress."""
         snapshot = self.snapshot
         if snapshot is not None:
-            if self.poller is not None and self._poller_pid != os.getpid():
+            if self.poller is not None and self._poller_pid != _pid.PID:
                 self.ensure_polling()  # forked child: keep the snapshot, restart polling
             return snapshot
         settings = self.settings
