@@ -21,6 +21,7 @@ import pytest
 
 import posthog
 from tests.fake_server import FakePostHog
+from tests.support.builders import FlagBuilder
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 
@@ -201,3 +202,54 @@ def test_used_and_shut_down_client_is_released(fake_server: FakePostHog) -> None
     assert client_ref() is None
     assert dispatcher_ref() is None
     assert len(fake_server.events()) == 1
+
+
+_FLAGS_FORK_SCRIPT = r"""
+import json, os, sys, time
+import posthog
+from posthog import _pid
+
+client = posthog.Client("phc_fork", host=sys.argv[1], personal_api_key="phx_fork", poll_interval=0.2)
+assert client.wait_for_flags(5)
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(read_end)
+    report = {"pid_renewed": _pid.PID == os.getpid() != int(sys.argv[2])}
+    report["flag"] = client.get_feature_flag("on", "u", only_evaluate_locally=True)  # restarts polling
+    polls = client.flag_definitions_stats.polls
+    deadline = time.monotonic() + 5
+    while client.flag_definitions_stats.polls < polls + 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    report["child_polled"] = client.flag_definitions_stats.polls - polls
+    os.write(write_end, json.dumps(report).encode())
+    os._exit(0)
+os.close(write_end)
+os.waitpid(pid, 0)
+print(os.read(read_end, 65536).decode())
+client.shutdown()
+"""
+
+
+def test_a_forked_child_keeps_polling_flag_definitions(fake_server: FakePostHog) -> None:
+    """The child sees it is a new process (without a system call per flag call) and polls."""
+    fake_server.personal_api_key = "phx_fork"
+    fake_server.set_flag_definitions(
+        {
+            "flags": [FlagBuilder("on", flag_id=1).condition([], rollout=100).build()],
+            "cohorts": {},
+            "group_type_mapping": {},
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _FLAGS_FORK_SCRIPT, fake_server.url, str(os.getpid())],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"pid_renewed": True, "flag": True, "child_polled": report["child_polled"]}
+    assert report["child_polled"] >= 2
