@@ -33,6 +33,7 @@ from benchmarks.compare_flags import _ABSENT, Generator  # noqa: E402
 
 _EVALUATE = r"""
 import logging, pickle, sys, warnings
+CONSISTENT = sys.argv[1:] == ["consistent"]
 warnings.simplefilter("ignore")
 logging.disable(logging.CRITICAL)
 from posthog import Posthog
@@ -42,12 +43,21 @@ for case in pickle.load(sys.stdin.buffer):
     client.feature_flags = case["flags"]
     client.group_type_mapping = case["group_type_mapping"]
     client.cohorts = case["cohorts"]
+    context = dict(
+        groups=case["groups"], person_properties=case["person_properties"],
+        group_properties=case["group_properties"], only_evaluate_locally=True,
+    )
     try:
         value = client.get_feature_flag(
-            case["key"], case["distinct_id"], groups=case["groups"],
-            person_properties=case["person_properties"], group_properties=case["group_properties"],
-            only_evaluate_locally=True, send_feature_flag_events=False,
+            case["key"], case["distinct_id"], send_feature_flag_events=False, **context
         )
+        if CONSISTENT:  # ours: get_all_flags, then the flag again, say the same
+            every = client.get_all_flags(case["distinct_id"], **context).get(case["key"])
+            again = client.get_feature_flag(
+                case["key"], case["distinct_id"], send_feature_flag_events=False, **context
+            )
+            if not (every == value == again and type(every) is type(value) is type(again)):
+                value = f"INCONSISTENT {value!r}, then get_all_flags {every!r}, then {again!r}"
     except Exception as exc:
         value = "RAISED " + type(exc).__name__
     results.append(value)
@@ -171,10 +181,11 @@ class Generator7(Generator):
         return flag
 
 
-def evaluate(python: str, cases: list[dict[str, Any]], cwd: str) -> list[Any]:
-    """Every case's value from ``python``'s ``posthog`` (run from ``cwd``)."""
+def evaluate(python: str, cases: list[dict[str, Any]], cwd: str, consistent: bool = False) -> list[Any]:
+    """Every case's value from ``python``'s ``posthog`` (run from ``cwd``); with ``consistent``,
+    a value that ``get_all_flags`` or a second call contradicts is reported as such."""
     work = pickle.dumps(cases)
-    command = [python, "-c", _EVALUATE]
+    command = [python, "-c", _EVALUATE, *(["consistent"] if consistent else [])]
     done = subprocess.run(command, input=work, capture_output=True, cwd=cwd, timeout=600, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{python} failed: {done.stderr.decode()[-2000:]}")
@@ -237,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     outside = "/"  # the reference interpreters must not import this checkout's posthog
     reference = evaluate(args.ref, cases, outside)
     v7 = evaluate(args.v7, cases, outside)
-    ours = evaluate(args.ours, cases, str(REPO))
+    ours = evaluate(args.ours, cases, str(REPO), consistent=True)
 
     kinds: Counter[str] = Counter()
     wrong, quirks, crashes = [], [], []

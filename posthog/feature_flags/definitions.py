@@ -202,12 +202,15 @@ class FlagDefinitions:
 
 def _undecidable(flag: FlagDefinition, mapping: Mapping[str, str]) -> bool:
     """Whether neither 3.25.0's rules nor 7.x's can decide ``flag`` in any context: an active flag
-    that is malformed as a whole, or aggregated by a group type the mapping does not name."""
+    that is malformed as a whole, aggregated by a group type the mapping does not name, or a
+    person flag whose conditions cannot be read (a group flag is still off without its group)."""
     if not flag.active:
         return False  # off, and decided so
-    if flag.error is not None or (flag.conditions_error is not None and not flag.newer_only_conditions):
+    if flag.error is not None:
         return True
-    return flag.group_type_key is not None and flag.group_type_key not in mapping
+    if flag.group_type_key is not None:
+        return flag.group_type_key not in mapping
+    return flag.conditions_error is not None and not flag.newer_only_conditions
 
 
 def _as_container(value: object, kind: type[Any], what: str) -> Any:

@@ -73,7 +73,7 @@ def _evaluated(
     if flag.known_undecided:
         return _KNOWN_UNDECIDED
     result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
-    if flag.undecidable:
+    if flag.undecidable and type(result) is Inconclusive:
         flag.settle()
     return result
 

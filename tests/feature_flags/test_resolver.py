@@ -616,3 +616,29 @@ def test_a_flag_no_context_can_decide_is_logged_once_then_answered_at_once(
     client.group_type_mapping = {"0": "company", "5": "team"}  # a new snapshot: decided again
     assert client.get_feature_flag("unknown-group", "u", groups={"team": "t"}, **local) is True
     assert client.get_all_flags("u", groups={"team": "t"}, **local) == {"unknown-group": True, "on": True}
+
+
+def test_a_group_flag_with_unreadable_conditions_is_still_off_without_its_group(
+    fake_server: FakePostHog, make_client: MakeClient
+) -> None:
+    """Its conditions cannot be read, but a group flag is decided off before they are: every
+    call without the group answers False, whatever was evaluated before."""
+    broken_variants = {
+        "id": 11,
+        "key": "broken-group",
+        "active": True,
+        "filters": {
+            "aggregation_group_type_index": 0,
+            "groups": [{"properties": [], "rollout_percentage": 100}],
+            "multivariate": {"variants": [{"rollout_percentage": 100}]},  # no key
+        },
+    }
+    client = make_client()
+    client.group_type_mapping = {"0": "company"}
+    client.feature_flags = [broken_variants]
+    local = {"only_evaluate_locally": True}
+    for _ in range(3):
+        assert client.get_all_flags("u", **local) == {"broken-group": False}
+        assert client.get_feature_flag("broken-group", "u", **local) is False
+        assert client.get_feature_flag("broken-group", "u", groups={"company": "c"}, **local) is None
+    assert client.get_all_flags("u", groups={"company": "c"}, **local) == {}
