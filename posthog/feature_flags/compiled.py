@@ -72,7 +72,7 @@ def prepare(snapshot: FlagDefinitions) -> FlagDefinitions:
     for flag in snapshot.flags:
         if flag.plain:
             conditions_of(flag)
-            plan_for(flag)
+            plan_for(flag, snapshot.cohort_table)
     return snapshot
 
 

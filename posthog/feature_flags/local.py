@@ -50,7 +50,7 @@ def _newer_person(
 ) -> Optional[FlagValue]:
     """7.x's answer for a plain person flag 3.25.0 left undecided: its compiled plan when it has
     one (what ``evaluate_newer`` would run), else the general pass."""
-    plan: Any = flag.newer_plan or plan_for(flag)
+    plan: Any = flag.newer_plan or plan_for(flag, snapshot.cohort_table)
     run = plan.run
     if run is None:
         return evaluate_newer(flag, snapshot, distinct_id, groups, person, group)

@@ -31,6 +31,7 @@ from .filters import (
     PropertyGroup,
 )
 from .hashing import hash_bucket
+from .newer_cohorts import unusable
 from .newer_ops import match_property
 from .newer_plan import nothing_given, plan_for
 from .properties import CohortCycleError
@@ -205,7 +206,7 @@ class _Evaluation:
             if cohorts is None:
                 return UNDECIDED
             group = cohorts.get(leaf.cohort_id)
-            if group is None or _unusable(group, cohorts):
+            if group is None or unusable(group, cohorts):
                 return _UNKNOWN_COHORT  # 7.x gives up: a cohort it does not have, or cannot read
             if leaf.cohort_id in path:
                 raise CohortCycleError(f"cohort {leaf.cohort_id} refers to itself")
@@ -273,27 +274,6 @@ class _Evaluation:
         return _dependency_matches(wanted, value)
 
 
-def _unusable(group: PropertyGroup, cohorts: Mapping[str, PropertyGroup]) -> bool:
-    """Whether 7.x gives up on a cohort before it looks at any property: the cohort, or one it
-    refers to at any depth, has a group that is neither AND nor OR, or refers to a cohort that
-    is not in the definitions (7.x resolves every reference first)."""
-    pending = [group]
-    seen: set[str] = set()
-    while pending:
-        current = pending.pop()
-        if current.kind_error:
-            return True
-        pending.extend(current.groups)
-        for leaf in current.leaves:
-            if type(leaf) is CohortFilter and leaf.cohort_id not in seen:
-                seen.add(leaf.cohort_id)
-                referred = cohorts.get(leaf.cohort_id)
-                if referred is None:
-                    return True
-                pending.append(referred)
-    return False
-
-
 def _dependency_matches(wanted: object, value: object) -> bool:
     if wanted is True:
         return value is not False and value is not None
@@ -316,7 +296,7 @@ def evaluate_newer(
     if flag.active:
         if flag.error is not None or (flag.conditions_error is not None and not flag.newer_only_conditions):
             return None  # malformed: 7.x cannot evaluate it either
-        plan = plan_for(flag)
+        plan = plan_for(flag, definitions.cohort_table)
         bucketing: object = distinct_id
         if flag.group_type_key is None:
             own: Optional[Mapping[str, Any]] = person

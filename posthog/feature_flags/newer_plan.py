@@ -15,10 +15,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
 from .definitions import FlagDefinition
-from .filters import Operator, PropertyFilter
+from .filters import CohortFilter, MalformedFilter, Operator, PropertyFilter, PropertyGroup
 from .hashing import hash_bucket
+from .newer_cohorts import NotBuilt, cohort_test, unusable
 from .newer_leaf import LeafTest, compile_leaf
-from .plan_code import PlanRun, compile_run
+from .plan_code import GIVE_UP, WHOLE, PlanRun, compile_run
 from .variants import select_variant
 
 if TYPE_CHECKING:
@@ -66,29 +67,54 @@ def _summary(flag: FlagDefinition) -> _Summary:
     return tuple(out)
 
 
-def _conditions(flag: FlagDefinition) -> Optional[_Conditions]:
+def _conditions(
+    flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]
+) -> Optional[_Conditions]:
     if flag.error is not None or flag.conditions_error is not None or flag.variants_error is not None:
         return None  # (a condition that is not an object included: the general pass)
     out = []
     for condition in flag.conditions_received or flag.conditions:
         if condition.error is not None or condition.rollout_error is not None:
             return None
-        plain = [leaf for leaf in condition.properties if _plain(leaf)]
-        if len(plain) != len(condition.properties):
-            return None  # a dependency, a cohort or a malformed filter: the general pass
-        leaves = tuple((leaf.key, compile_leaf(leaf)) for leaf in plain)
+        try:
+            leaves = tuple(_leaf(leaf, cohorts) for leaf in condition.properties)
+        except NotBuilt:
+            return None  # a dependency, an unusable cohort, a malformed filter: the general pass
         out.append((leaves, condition.threshold, condition.variant_override))
     return tuple(out)
 
 
-def plan_for(flag: FlagDefinition) -> Plan:
-    """``flag``'s plan, made on first use and kept on the (immutable) definition."""
+def _leaf(leaf: object, cohorts: Optional[Mapping[str, PropertyGroup]]) -> tuple[Any, LeafTest]:
+    """A condition's filter as ``(key, test of its value)``, or ``(WHOLE, test of the properties)``."""
+    if _plain(leaf):
+        return leaf.key, compile_leaf(leaf)
+    if type(leaf) is CohortFilter and cohorts is not None:
+        group = cohorts.get(leaf.cohort_id)
+        if group is None or unusable(group, cohorts):
+            return WHOLE, _give_up
+        return WHOLE, cohort_test(leaf.cohort_id, cohorts)
+    if type(leaf) is MalformedFilter and leaf.unknown_operator:
+        return WHOLE, _undecided  # 7.x gives up on the filter before it reads its (unusable) key
+    raise NotBuilt("a flag dependency or a malformed filter")
+
+
+def _undecided(properties: Any) -> Optional[bool]:
+    return None
+
+
+def _give_up(properties: Any) -> Any:
+    return GIVE_UP
+
+
+def plan_for(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]] = None) -> Plan:
+    """``flag``'s plan, made on first use and kept on the (immutable) definition; ``cohorts``
+    are its snapshot's (without them, a flag with a cohort filter gets no plan)."""
     plan: Optional[Plan] = flag.newer_plan  # type: ignore[assignment]
     if plan is None:
         run: Optional[PlanRun] = None
         summary = _summary(flag)
         try:
-            conditions = _conditions(flag)
+            conditions = _conditions(flag, cohorts)
             if conditions is not None:
                 run = compile_run(conditions, flag, summary)
         except Exception:  # whatever cannot be prepared is left to the general pass
@@ -146,14 +172,19 @@ def run_plan(
     leaves the flag undecided then, as 7.x does)."""
     undecided = False
     for leaves, threshold, override in conditions:
-        state: Optional[bool] = True
+        state: object = True
         for key, test in leaves:
-            result = test(properties[key]) if key in properties else None
+            if key is WHOLE:
+                result = test(properties)
+            else:
+                result = test(properties[key]) if key in properties else None
             if result is False:
                 state = False
                 break
-            if result is not True:
-                state = None  # undecided, unless a later filter fails
+            if result is not True and state is True:
+                state = result  # undecided (the first reason counts), unless a later filter fails
+        if state is GIVE_UP:
+            return UNDECIDED  # 7.x gives up on the whole flag
         if state is not True:
             undecided = undecided or state is None
             continue

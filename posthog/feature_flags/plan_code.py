@@ -16,13 +16,18 @@ from .definitions import FlagDefinition
 from .hashing import hash_bucket
 from .variants import select_variant
 
-__all__ = ["PlanRun", "compile_run"]
+__all__ = ["GIVE_UP", "WHOLE", "PlanRun", "compile_run"]
 
 #: ``(bucketing_id, properties)`` → the flag's 7.x value, or None (undecided); may raise
 PlanRun = Callable[[object, Mapping[str, Any]], Any]
 
+#: the "key" of a filter whose test reads all the properties (a cohort), not one value
+WHOLE: Final = object()
 _MAX_FILTERS: Final = 200
-_BASE: Final[dict[str, Any]] = {"A": object(), "HB": hash_bucket, "SV": select_variant}
+#: a cohort test's answer when 7.x gives up on the whole flag (a cohort it does not have or cannot
+#: read), unless a filter of the condition fails or one before it is undecided
+GIVE_UP: Final = object()
+_BASE: Final[dict[str, Any]] = {"A": object(), "HB": hash_bucket, "SV": select_variant, "GIVE_UP": GIVE_UP}
 
 
 def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> Optional[PlanRun]:
@@ -42,17 +47,28 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
         lines += ["    while True:", "        s = True"]
         for j, (key, test) in enumerate(leaves):
             names[f"K{i}_{j}"], names[f"T{i}_{j}"] = key, test
+            if key is WHOLE:  # a cohort: its test reads the properties
+                lines += [
+                    f"        r = T{i}_{j}(p)",
+                    "        if r is False:",
+                    "            break",
+                    "        if r is not True and s is True:",
+                    "            s = r",  # None, or GIVE_UP: the first undecided filter counts
+                ]
+                continue
             lines += [
                 f"        v = p.get(K{i}_{j}, A)",
                 "        if v is A:",
-                "            s = None",
+                "            if s is True:",
+                "                s = None",
                 "        else:",
                 f"            r = T{i}_{j}(v)",
                 "            if r is False:",
                 "                break",  # a filter that fails fails the condition
-                "            if r is not True:",
+                "            if r is not True and s is True:",
                 "                s = None",
             ]
+        lines += ["        if s is GIVE_UP:", "            return None"]  # 7.x gives up on the flag
         lines += ["        if s is None:", "            und = True", "            break"]
         if threshold is not None and threshold < 1.0:
             names[f"R{i}"] = threshold

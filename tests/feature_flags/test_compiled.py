@@ -13,8 +13,9 @@ import pytest
 
 import posthog
 from benchmarks.compare_flags import Generator
+from posthog.feature_flags import newer
 from posthog.feature_flags.compiled import conditions_of
-from posthog.feature_flags.definitions import FlagDefinitions, parse_flag
+from posthog.feature_flags.definitions import CohortFilter, FlagDefinitions, parse_flag
 from posthog.feature_flags.evaluation import augment_properties, match_conditions
 from posthog.feature_flags.newer_plan import nothing_given, plan_for, run_plan
 from tests.fake_server import FakePostHog
@@ -139,3 +140,43 @@ def test_fetched_definitions_are_compiled_before_they_serve(
     local = {"only_evaluate_locally": True}
     assert client.get_feature_flag("beta", "u", person_properties={"version": "1.3.0"}, **local) is True
     assert client.get_feature_flag("beta", "u", person_properties={"version": "1.1.0"}, **local) is False
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_compiled_plans_with_cohorts_answer_as_the_general_pass(seed: int) -> None:
+    """A flag with cohort filters gets a plan whose cohorts are built once; it answers as 7.x's
+    general pass (``newer._Evaluation``) does."""
+    cases = [case for case in _cases(seed, 3000) if case["cohorts"]]
+    contexts = [_person(case) for case in cases]
+    compared = with_cohorts = 0
+    for index, case in enumerate(cases):
+        snapshot = FlagDefinitions.parse(case["flags"], case["group_type_mapping"], case["cohorts"])
+        flag = snapshot.flags[0]
+        if not flag.plain or flag.group_type_key is not None:
+            continue
+        plan = plan_for(flag, snapshot.cohort_table)
+        cohort_filters = any(type(leaf) is CohortFilter for c in flag.conditions for leaf in c.properties)
+        if plan.run is None:
+            continue
+        with_cohorts += cohort_filters
+        for bucketing, properties in [(case["distinct_id"], contexts[index]), (7, contexts[index - 1])]:
+
+            def general() -> Any:
+                evaluation = newer._Evaluation(snapshot, bucketing, {}, properties, {})  # noqa: B023
+                evaluation.memo[flag.key] = newer._IN_PROGRESS  # noqa: B023
+                try:
+                    value = evaluation.evaluate(flag)  # noqa: B023
+                except newer._GiveUp:
+                    return None
+                return None if value is newer.UNDECIDED else value
+
+            def compiled() -> Any:
+                try:
+                    return plan.run(bucketing, properties)  # type: ignore[misc]  # noqa: B023
+                except Exception:
+                    return None
+
+            assert compiled() == general(), (flag.raw, case["cohorts"], properties)
+            compared += 1
+    assert with_cohorts > 40
+    assert compared > 100
