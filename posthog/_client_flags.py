@@ -160,7 +160,7 @@ class FlagMethods(FlagAttributes):
             distinct_id = _context_id(None)
         if (
             type(key) is not str
-            or type(distinct_id) is not str
+            or (type(distinct_id) is not str and type(distinct_id) is not int)
             or (groups is not None and type(groups) is not dict)
         ):
             check_flag_call(key, distinct_id, groups)  # the usual call skips it

@@ -22,8 +22,8 @@ def _got(value: object) -> str:
 
 def require_id(name: str, value: object) -> None:
     """Raise unless ``value`` can be used as a distinct id / group key."""
-    # Fast path: by far the most common case.
-    if type(value) is str:
+    # Fast path: by far the most common cases (numbers.Number's isinstance is an ABC check).
+    if type(value) is str or type(value) is int:
         return
     if not isinstance(value, ID_TYPES):
         raise InvalidTypeError(f"{name} must be {_ID_NAMES}, got {_got(value)}")

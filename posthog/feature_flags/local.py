@@ -140,7 +140,7 @@ def local_flag(
             if type(matched) is Undecided:
                 # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
                 newer = _newer_person(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
-                if newer is None:
+                if newer is None and log.isEnabledFor(logging.DEBUG):  # (.value is dear)
                     log.debug("flag %s could not be decided locally: %s", key, matched.value)
                 return newer
         return _decided(key, _evaluated(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
