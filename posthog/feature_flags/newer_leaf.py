@@ -7,6 +7,7 @@ None when 7.x leaves the filter undecided), raising where it raises.
 
 from __future__ import annotations
 
+import operator as _op
 from collections.abc import Callable
 from typing import Any, Final, Optional
 
@@ -19,7 +20,6 @@ from .newer_ops import (
     _AS_UNKNOWN,
     _KINDS,
     _TRUTH,
-    _compare,
     _NoText,
     _number,
     _pattern,
@@ -61,9 +61,17 @@ def _compile_exact(leaf: PropertyFilter) -> LeafTest:
 
         return truth
     choices = [_spelled(c) for c in operand] if isinstance(operand, list) else [_spelled(operand)]
+    if len(choices) == 1 and choices[0] is not _BAD:
+        only = choices[0]
+
+        def one(value: Any) -> Optional[bool]:
+            text = value.lower() if type(value) is str else _spelled(value)
+            return None if text is _BAD else (text == only) is not negate
+
+        return one
 
     def test(value: Any) -> Optional[bool]:
-        text = _spelled(value)
+        text = value.lower() if type(value) is str else _spelled(value)
         if text is _BAD:
             return None
         for choice in choices:  # in order: an operand 7.x cannot spell fails only when reached
@@ -88,7 +96,7 @@ def _compile_text(leaf: PropertyFilter) -> LeafTest:
         inside = operator is Operator.ICONTAINS
 
         def contains(value: Any) -> Optional[bool]:
-            text = _spelled(value)
+            text = value.lower() if type(value) is str else _spelled(value)
             return None if text is _BAD else (needle in text) is inside
 
         return contains
@@ -109,6 +117,8 @@ def _compile_text(leaf: PropertyFilter) -> LeafTest:
         found_means = operator is Operator.REGEX
 
         def search(value: Any) -> Optional[bool]:
+            if type(value) is str:
+                return (pattern.search(value) is not None) is found_means
             try:
                 text = _text(value)
             except _NoText:
@@ -116,9 +126,19 @@ def _compile_text(leaf: PropertyFilter) -> LeafTest:
             return (pattern.search(text) is not None) is found_means
 
         return search
-    if _number(leaf.value) is None:
+    wanted = _number(leaf.value)
+    if wanted is None:
         return _undecided
-    return lambda value: _compare(operator, leaf.value, value)
+    compare = _COMPARE[operator]
+
+    def number(value: Any) -> Optional[bool]:  # _compare, with the operand read once
+        found = _number(value)
+        return False if found is None else compare(found, wanted)
+
+    return number
+
+
+_COMPARE: Final = {Operator.GT: _op.gt, Operator.GTE: _op.ge, Operator.LT: _op.lt, Operator.LTE: _op.le}
 
 
 def _undecided(value: Any) -> Optional[bool]:
