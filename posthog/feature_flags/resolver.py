@@ -157,7 +157,7 @@ class FlagResolver:
             snapshot = source.current()
         value = local_flag(snapshot, key, distinct_id, groups, person_properties, group_properties)
         answer = NO_ANSWER
-        if value is None and self.may_ask(only_evaluate_locally):
+        if value is None and not only_evaluate_locally and not source.local_only:  # may_ask
             person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
             body = self.flags_body(distinct_id, groups, person, group, disable_geoip, [key])
             answer = self._remote_flag(key, body)
