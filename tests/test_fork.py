@@ -22,6 +22,7 @@ import pytest
 import posthog
 from tests.fake_server import FakePostHog
 from tests.support.builders import FlagBuilder
+from tests.support.scripts import run_script
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
 
@@ -241,15 +242,7 @@ def test_a_forked_child_keeps_polling_flag_definitions(fake_server: FakePostHog)
             "group_type_mapping": {},
         }
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", _FLAGS_FORK_SCRIPT, fake_server.url, str(os.getpid())],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_script(_FLAGS_FORK_SCRIPT, fake_server.url, str(os.getpid()))
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"pid_renewed": True, "flag": True, "child_polled": report["child_polled"]}
     assert report["child_polled"] >= 2

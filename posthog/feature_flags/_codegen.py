@@ -12,7 +12,7 @@ import builtins
 from types import CodeType, FunctionType
 from typing import Any, Final
 
-__all__ = ["make_function"]
+__all__ = ["make_function", "return_value"]
 
 _CODE: dict[str, CodeType] = {}  # source -> the function's code; cleared when full
 _CODE_LIMIT: Final = 2048
@@ -31,3 +31,14 @@ def make_function(lines: list[str], names: dict[str, Any], label: str) -> Any:
         _CODE[source] = code
     names["__builtins__"] = builtins
     return FunctionType(code.replace(co_filename=f"<{label}>"), names, code.co_name)
+
+
+def return_value(index: int, override: object, variants: bool, names: dict[str, Any]) -> list[str]:
+    """The line that returns what a matched condition gives: its variant override (bound as
+    ``O<index>``), True, or the variant picked by hash (``SV(FLAG, bid)``, as 3.25.0 and 7.x do)."""
+    if override is not None:
+        names[f"O{index}"] = override
+        return [f"        return O{index}"]
+    if not variants:
+        return ["        return True"]
+    return ["        return SV(FLAG, bid) or True"]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final, Optional
 
-from ._codegen import make_function
+from ._codegen import make_function, return_value
 from .definitions import (
     CohortFilter,
     FlagDefinition,
@@ -104,13 +104,7 @@ def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
             names[f"T{i}"] = threshold
             lines += ["        if b < 0.0:", "            b = HB(KEY, bid)"]
             lines += [f"        if b > T{i}:", "            break"]
-        if condition.variant_override is not None:
-            names[f"O{i}"] = condition.variant_override
-            lines.append(f"        return O{i}")
-        elif not flag.variants:
-            lines.append("        return True")
-        else:
-            lines.append("        return SV(FLAG, bid) or True")
+        lines += return_value(i, condition.variant_override, bool(flag.variants), names)
     lines.append("    return False if und is None else und")
     made: ConditionsFn = make_function(lines, names, f"conditions of flag {flag.key!r:.80}")
     return made

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Optional
 
-from ._codegen import make_function
+from ._codegen import make_function, return_value
 from .definitions import FlagDefinition
 from .hashing import hash_bucket
 from .variants import select_variant
@@ -73,13 +73,7 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
         if threshold is not None and threshold < 1.0:
             names[f"R{i}"] = threshold
             lines += [f"        if HB(KEY, bid) > R{i}:", "            break"]
-        if override is not None:
-            names[f"O{i}"] = override
-            lines.append(f"        return O{i}")
-        elif not flag.variants:
-            lines.append("        return True")
-        else:
-            lines.append("        return SV(FLAG, bid) or True")
+        lines += return_value(i, override, bool(flag.variants), names)
     lines.append("    return None if und else False")
     run: PlanRun = make_function(lines, names, f"7.x plan of flag {flag.key!r:.80}")
     return run
