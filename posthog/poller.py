@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Optional
 
+from ._pid import PerProcess
+
 __all__ = ["MAX_POLL_THREADS", "Poller"]
 
 log = logging.getLogger("posthog")
@@ -143,26 +145,8 @@ class _Scheduler:
             del poller  # a waiting thread must not keep a client alive
 
 
-_current: Optional[_Scheduler] = None
-_current_lock = threading.Lock()
+_SCHEDULER: Final[PerProcess[_Scheduler]] = PerProcess(_Scheduler)
 
 
 def _scheduler() -> _Scheduler:
-    global _current
-    current = _current
-    if current is not None and current.pid == os.getpid():
-        return current
-    with _current_lock:
-        if _current is None or _current.pid != os.getpid():
-            _current = _Scheduler()
-        return _current
-
-
-def _after_fork_in_child() -> None:
-    global _current, _current_lock
-    _current = None  # the parent's threads do not exist here
-    _current_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    return _SCHEDULER.get()

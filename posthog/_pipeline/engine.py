@@ -20,12 +20,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import os
 import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Final, Optional
 
+from .._pid import PerProcess
 from .drops import DropReason
 from .encode import encode_slice
 from .outbox import join_arrays
@@ -89,7 +89,6 @@ class Engine:
     """The process's encoder and senders, and the lines and timers that feed them."""
 
     def __init__(self, max_senders: int = MAX_SENDERS) -> None:
-        self.pid = os.getpid()
         self.max_senders = max(1, max_senders)
         self.running = True
         self._lock = threading.Lock()
@@ -313,30 +312,13 @@ class Engine:
         return policy.succeeded(batch, answer)
 
 
-_engine: Optional[Engine] = None
-_engine_lock = threading.Lock()
+def _stop(parents: Engine) -> None:
+    parents.running = False
+
+
+_ENGINE: Final[PerProcess[Engine]] = PerProcess(Engine, forget=_stop)
 
 
 def engine() -> Engine:
     """This process's engine (a forked child gets its own)."""
-    global _engine
-    current = _engine
-    if current is not None and current.pid == os.getpid():
-        return current
-    with _engine_lock:
-        if _engine is None or _engine.pid != os.getpid():
-            _engine = Engine()
-        return _engine
-
-
-def _after_fork_in_child() -> None:
-    global _engine, _engine_lock
-    # The parent's threads do not exist here, and a lock one of them held stays held.
-    if _engine is not None:
-        _engine.running = False
-    _engine = None
-    _engine_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    return _ENGINE.get()

@@ -154,13 +154,14 @@ def local_flag(
             augmented.update(own)
         group[group_name] = augmented
         if flag.plain:
-            # evaluate_flag's group path, one call shorter (group flags never read cohorts)
-            try:
-                matched = (flag.compiled or conditions_of(flag))(groups[group_name], augmented, None)
-            except Exception:
-                matched = None
-            if matched is True or matched is False or type(matched) is str:
-                return matched
+            matched = _group_flag(
+                flag, snapshot, groups[group_name], augmented, distinct_id, groups, _NO_PERSON, group
+            )
+            if matched is _UNDECIDED:
+                log.debug("flag %s could not be decided locally", key)
+                return None
+            if matched is not None:
+                return matched  # type: ignore[no-any-return]
     return _decided(key, _evaluated(flag, snapshot, distinct_id, groups, _NO_PERSON, group))
 
 
