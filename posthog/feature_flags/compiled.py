@@ -25,18 +25,16 @@ from ._codegen import make_function, return_value
 from .definitions import (
     CohortFilter,
     FlagDefinition,
-    FlagDefinitions,
     Operator,
     PropertyFilter,
     PropertyGroup,
 )
 from .evaluation import match_conditions
 from .hashing import hash_bucket
-from .newer_plan import plan_for
 from .properties import MATCHERS, Undecided, match_cohort
 from .variants import select_variant
 
-__all__ = ["ConditionsFn", "conditions_of", "prepare"]
+__all__ = ["ConditionsFn", "conditions_of"]
 
 #: ``(bucketing_id, properties, cohorts)`` → what :func:`match_conditions` answers
 ConditionsFn = Callable[[object, Mapping[str, Any], Optional[Mapping[str, PropertyGroup]]], Any]
@@ -64,16 +62,6 @@ def conditions_of(flag: FlagDefinition) -> ConditionsFn:
             made = partial(match_conditions, flag)
         object.__setattr__(flag, "compiled", made)  # a race compiles the same code twice
     return made
-
-
-def prepare(snapshot: FlagDefinitions) -> FlagDefinitions:
-    """Compile the conditions and 7.x plans of a snapshot's flags before it serves, so that the
-    first flag calls do not pay for it (called on the thread that fetched the definitions)."""
-    for flag in snapshot.flags:
-        if flag.plain:
-            conditions_of(flag)
-            plan_for(flag, snapshot.cohort_table)
-    return snapshot
 
 
 def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:

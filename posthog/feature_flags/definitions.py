@@ -142,6 +142,8 @@ class FlagDefinitions:
     #: ``by_key`` and ``cohorts`` as plain dicts, for evaluation only (never changed)
     flag_table: dict[str, FlagDefinition] = field(default_factory=dict, compare=False, repr=False)
     cohort_table: dict[str, PropertyGroup] = field(default_factory=dict, compare=False, repr=False)
+    #: every flag evaluated by one function, written on first use (:mod:`.snapshot_code`)
+    all_flags: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(

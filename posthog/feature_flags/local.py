@@ -12,25 +12,17 @@ from types import MappingProxyType
 from typing import Any, Final, Optional
 
 from .compiled import conditions_of
-from .definitions import FlagDefinition, FlagDefinitions
-from .evaluation import (
-    FlagValue,
-    Inconclusive,
-    evaluate_flag,
-    lookup_payload,
-)
-from .newer import evaluate_newer
-from .newer_plan import plan_for
+from .definitions import FlagDefinitions
+from .evaluation import FlagValue, Inconclusive, lookup_payload
+from .flag_paths import NO_PERSON, UNDECIDED, evaluated, group_flag, newer_person
 from .properties import Undecided
+from .snapshot_code import all_flags_of
 
 __all__ = ["local_flag", "local_flags", "local_payload"]
 
 log = logging.getLogger("posthog")
 
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
-_NO_PERSON: Final[Mapping[str, Any]] = MappingProxyType({})
-_UNDECIDED: Final = object()  # neither pass decides
-_KNOWN_UNDECIDED: Final = Inconclusive("neither 3.25.0's rules nor 7.x's can decide this flag locally")
 
 
 def _decided(key: str, result: Any) -> Optional[FlagValue]:
@@ -39,69 +31,6 @@ def _decided(key: str, result: Any) -> Optional[FlagValue]:
         return None
     value: FlagValue = result
     return value
-
-
-def _newer_person(
-    flag: FlagDefinition,
-    snapshot: FlagDefinitions,
-    distinct_id: Any,
-    groups: Mapping[str, Any],
-    person: Mapping[str, Any],
-    group: Mapping[str, Mapping[str, Any]],
-) -> Optional[FlagValue]:
-    """7.x's answer for a plain person flag 3.25.0 left undecided: its compiled plan when it has
-    one (what ``evaluate_newer`` would run), else the general pass."""
-    plan: Any = flag.newer_plan or plan_for(flag, snapshot.cohort_table)
-    run = plan.run
-    if run is None:
-        return evaluate_newer(flag, snapshot, distinct_id, groups, person, group)
-    try:
-        value: Optional[FlagValue] = run(distinct_id, person)
-    except Exception:  # e.g. comparing incomparable values: undecided, as 7.x
-        return None
-    return value
-
-
-def _group_flag(
-    flag: FlagDefinition,
-    snapshot: FlagDefinitions,
-    group_key: Any,
-    own: Optional[Mapping[str, Any]],
-    distinct_id: Any,
-    groups: Mapping[str, Any],
-    person: Mapping[str, Any],
-    group: Mapping[str, Mapping[str, Any]],
-) -> Any:
-    """A plain group flag whose group was given: its value, ``_UNDECIDED``, or None when only
-    the full path can tell (``evaluate_flag``'s group path, one call shorter)."""
-    properties = _NO_PERSON if own is None else own
-    try:  # group flags never read cohorts (flags.md §3)
-        result = (flag.compiled or conditions_of(flag))(group_key, properties, None)
-    except Exception:
-        return None
-    if result is True or result is False or type(result) is str:
-        return result
-    if type(result) is not Undecided:
-        return None
-    newer = evaluate_newer(flag, snapshot, distinct_id, groups, person, group)
-    return _UNDECIDED if newer is None else newer
-
-
-def _evaluated(
-    flag: FlagDefinition,
-    snapshot: FlagDefinitions,
-    distinct_id: Any,
-    groups: Mapping[str, Any],
-    person: Mapping[str, Any],
-    group: Mapping[str, Mapping[str, Any]],
-) -> Any:
-    """``evaluate_flag``, except for a flag no context can decide once it has said why."""
-    if flag.known_undecided:
-        return _KNOWN_UNDECIDED
-    result = evaluate_flag(flag, snapshot, distinct_id, groups, person, group)
-    if flag.undecidable and type(result) is Inconclusive:
-        flag.settle()
-    return result
 
 
 def local_flag(
@@ -139,11 +68,11 @@ def local_flag(
                 return matched
             if type(matched) is Undecided:
                 # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
-                newer = _newer_person(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
+                newer = newer_person(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
                 if newer is None and log.isEnabledFor(logging.DEBUG):  # (.value is dear)
                     log.debug("flag %s could not be decided locally: %s", key, matched.value)
                 return newer
-        return _decided(key, _evaluated(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
+        return _decided(key, evaluated(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
     # A group flag reads only its own group's properties: build just those.
     group: dict[str, dict[str, Any]] = {}
     group_name = snapshot.group_type_mapping.get(flag.group_type_key)
@@ -154,15 +83,15 @@ def local_flag(
             augmented.update(own)
         group[group_name] = augmented
         if flag.plain:
-            matched = _group_flag(
-                flag, snapshot, groups[group_name], augmented, distinct_id, groups, _NO_PERSON, group
+            matched = group_flag(
+                flag, snapshot, groups[group_name], augmented, distinct_id, groups, NO_PERSON, group
             )
-            if matched is _UNDECIDED:
+            if matched is UNDECIDED:
                 log.debug("flag %s could not be decided locally", key)
                 return None
             if matched is not None:
                 return matched  # type: ignore[no-any-return]
-    return _decided(key, _evaluated(flag, snapshot, distinct_id, groups, _NO_PERSON, group))
+    return _decided(key, evaluated(flag, snapshot, distinct_id, groups, NO_PERSON, group))
 
 
 def local_payload(
@@ -182,7 +111,7 @@ def local_payload(
     value = match_value
     if value is None and flag is not None:
         assert snapshot is not None
-        value = _decided(key, _evaluated(flag, snapshot, distinct_id, groups, person, group))
+        value = _decided(key, evaluated(flag, snapshot, distinct_id, groups, person, group))
     if value is not None and flag is not None:
         # Decided locally: the payload (possibly none) is known without asking the server.
         return value, lookup_payload(flag, value), True
@@ -205,40 +134,6 @@ def local_flags(
     if snapshot is None or not snapshot.flags:
         return values, payloads, None
     undecided: list[str] = []
-    cohorts = snapshot.cohort_table
-    mapping = snapshot.group_type_mapping
-    for flag in snapshot.flags:
-        result: Any = None
-        if flag.plain_person:
-            try:  # as in local_flag: the person-flag path, one call shorter
-                result = (flag.compiled or conditions_of(flag))(distinct_id, person, cohorts)
-            except Exception:
-                result = None
-            if type(result) is Undecided:
-                # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
-                result = _newer_person(flag, snapshot, distinct_id, groups, person, group)
-                if result is None:
-                    undecided.append(flag.key)
-                    continue
-            elif result is not True and result is not False and type(result) is not str:
-                result = None
-        elif flag.plain:
-            name = mapping.get(flag.group_type_key)  # type: ignore[arg-type]
-            if name is not None and name in groups:
-                result = _group_flag(
-                    flag, snapshot, groups[name], group.get(name), distinct_id, groups, person, group
-                )
-                if result is _UNDECIDED:
-                    undecided.append(flag.key)
-                    continue
-        if result is None:
-            result = _evaluated(flag, snapshot, distinct_id, groups, person, group)
-            if isinstance(result, Inconclusive):
-                undecided.append(flag.key)
-                continue
-        values[flag.key] = result
-        if flag.payloads:
-            payload = lookup_payload(flag, result)
-            if payload:
-                payloads[flag.key] = payload
+    evaluate_all = snapshot.all_flags or all_flags_of(snapshot)
+    evaluate_all(distinct_id, groups, person, group, values, payloads, undecided)
     return values, payloads, undecided

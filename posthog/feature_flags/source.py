@@ -19,10 +19,10 @@ from ..exceptions import APIError, QuotaLimitError
 from ..poller import Poller
 from ..request import Transport
 from .cache import PathLike, load_json_file, read_cache, write_cache
-from .compiled import prepare
 from .definitions import EMPTY_DEFINITIONS, FlagDefinitions
 from .fleet import SharedDefinitions
 from .settings import FlagSettings
+from .snapshot_code import prepare
 
 __all__ = ["DEFINITIONS_TIMEOUT", "DefinitionSource"]
 

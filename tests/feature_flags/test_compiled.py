@@ -137,6 +137,7 @@ def test_fetched_definitions_are_compiled_before_they_serve(
     for flag in snapshot.flags:
         assert flag.compiled.__class__.__name__ == "function", flag.key
         assert flag.newer_plan is not None and flag.newer_plan.run is not None, flag.key  # type: ignore[attr-defined]
+    assert snapshot.all_flags.__class__.__name__ == "function"  # every flag, as one function
     local = {"only_evaluate_locally": True}
     assert client.get_feature_flag("beta", "u", person_properties={"version": "1.3.0"}, **local) is True
     assert client.get_feature_flag("beta", "u", person_properties={"version": "1.1.0"}, **local) is False

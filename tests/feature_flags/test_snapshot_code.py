@@ -1,0 +1,117 @@
+"""A snapshot written out as one function (``snapshot_code``) answers as the loop it replaces.
+
+``all_flags_of(snapshot)`` must file the same values, in the same order, the same payloads and
+the same undecided keys as ``flag_paths.walk_flags``, on the randomized mixes of bench row 3r
+(50 generated flags with their cohorts, 200 contexts with groups) and on larger snapshots that
+take several generated functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from benchmarks._rows_flags_random import random_mix
+from posthog.feature_flags.definitions import FlagDefinitions
+from posthog.feature_flags.evaluation import augment_properties
+from posthog.feature_flags.flag_paths import walk_flags
+from posthog.feature_flags.local import local_flags
+from posthog.feature_flags.snapshot_code import all_flags_of, prepare
+
+
+def _snapshot(definitions: dict[str, Any]) -> FlagDefinitions:
+    return FlagDefinitions.parse(
+        definitions["flags"], definitions["group_type_mapping"], definitions["cohorts"]
+    )
+
+
+def _both(snapshot: FlagDefinitions, context: dict[str, Any]) -> tuple[Any, Any]:
+    groups = context["groups"] or {}
+    person, group = augment_properties(
+        context["distinct_id"], groups, context["person_properties"], context["group_properties"]
+    )
+    written: tuple[dict[str, Any], dict[str, Any], list[str]] = ({}, {}, [])
+    all_flags_of(snapshot)(context["distinct_id"], groups, person, group, *written)
+    walked: tuple[dict[str, Any], dict[str, Any], list[str]] = ({}, {}, [])
+    walk_flags(snapshot, context["distinct_id"], groups, person, group, *walked)
+    ordered = [(list(part.items()) if isinstance(part, dict) else part) for part in written]
+    return ordered, [(list(part.items()) if isinstance(part, dict) else part) for part in walked]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_the_written_snapshot_answers_as_the_loop(seed: int) -> None:
+    mix = random_mix(seed)
+    snapshot = _snapshot(mix["definitions"])
+    assert all_flags_of(snapshot).__class__.__name__ == "function"
+    decided = undecided = 0
+    for context in mix["contexts"]:
+        written, walked = _both(snapshot, context)
+        assert written == walked, context
+        decided += len(written[0])
+        undecided += len(written[2])
+    assert decided > 3000 and undecided > 1000  # both kinds of answer are compared
+
+
+def test_a_large_snapshot_with_repeated_keys_takes_several_functions() -> None:
+    """250 flags (three mixes' flags, keys repeated: the last one's value wins, as in 3.x)."""
+    mixes = [random_mix(seed) for seed in (21, 22, 23, 24, 25)]
+    definitions = {
+        "flags": [flag for mix in mixes for flag in mix["definitions"]["flags"]],
+        "group_type_mapping": mixes[0]["definitions"]["group_type_mapping"],
+        "cohorts": {k: v for mix in mixes for k, v in mix["definitions"]["cohorts"].items()},
+    }
+    snapshot = _snapshot(definitions)
+    assert len(snapshot.flags) == 250
+    assert all_flags_of(snapshot).__class__.__name__ == "function"
+    for context in mixes[0]["contexts"][:60]:
+        written, walked = _both(snapshot, context)
+        assert written == walked, context
+
+
+def test_prepare_writes_the_snapshot_and_local_flags_uses_it() -> None:
+    mix = random_mix(11)
+    snapshot = prepare(_snapshot(mix["definitions"]))
+    made = snapshot.all_flags
+    assert made is not None and all_flags_of(snapshot) is made  # written once, kept
+    context = mix["contexts"][0]
+    person, group = augment_properties(
+        context["distinct_id"], context["groups"], context["person_properties"], None
+    )
+    values, _, keys = local_flags(snapshot, context["distinct_id"], context["groups"], person, group)
+    assert keys is not None and len(values) + len(keys) == len({flag.key for flag in snapshot.flags})
+
+
+def test_a_snapshot_that_cannot_be_written_keeps_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from posthog.feature_flags import snapshot_code
+
+    def refuse(*args: Any) -> Any:
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr(snapshot_code, "make_function", refuse)
+    mix = random_mix(12)
+    snapshot = _snapshot(mix["definitions"])
+    made = all_flags_of(snapshot)
+    assert made.__class__.__name__ == "partial"
+    for context in mix["contexts"][:20]:
+        written, walked = _both(snapshot, context)
+        assert written == walked
+
+
+def test_definition_text_never_becomes_code_in_the_snapshot() -> None:
+    hostile = '"); import os; os._exit(3)  # '
+    raw = {
+        "key": hostile,
+        "active": True,
+        "filters": {
+            "groups": [{"properties": [{"key": hostile, "value": hostile, "operator": "exact"}]}],
+            "payloads": {"true": hostile},
+        },
+    }
+    off = {"key": hostile + "off", "active": False, "filters": {"payloads": {"False": hostile}}}
+    snapshot = FlagDefinitions.parse([raw, off], {}, {})
+    values: dict[str, Any] = {}
+    payloads: dict[str, Any] = {}
+    all_flags_of(snapshot)("u", {}, {hostile: hostile}, {}, values, payloads, [])
+    assert values == {hostile: True, hostile + "off": False}
+    assert payloads == {hostile: hostile, hostile + "off": hostile}
