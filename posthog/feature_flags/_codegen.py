@@ -12,7 +12,12 @@ import builtins
 from types import CodeType, FunctionType
 from typing import Any, Final
 
-__all__ = ["make_function", "return_value"]
+from .definitions import FlagDefinition
+from .hashing import bucket_memo, memo_bucket
+
+__all__ = ["bucket", "make_function", "return_value"]
+
+_MAX_VARIANTS: Final = 32  # more are picked by select_variant (``SV``)
 
 _CODE: dict[str, CodeType] = {}  # source -> the function's code; cleared when full
 _CODE_LIMIT: Final = 2048
@@ -33,12 +38,37 @@ def make_function(lines: list[str], names: dict[str, Any], label: str) -> Any:
     return FunctionType(code.replace(co_filename=f"<{label}>"), names, code.co_name)
 
 
-def return_value(index: int, override: object, variants: bool, names: dict[str, Any]) -> list[str]:
-    """The line that returns what a matched condition gives: its variant override (bound as
-    ``O<index>``), True, or the variant picked by hash (``SV(FLAG, bid)``, as 3.25.0 and 7.x do)."""
+def bucket(target: str, flag: FlagDefinition, names: dict[str, Any], salt: str = "") -> list[str]:
+    """The lines that set ``target`` to ``hash_bucket(flag.key, bid, salt)``: from the flag's
+    memo when the id was met before (:func:`.hashing.bucket_memo`), else hashed and kept."""
+    memo = "HM" if not salt else "VM"
+    names[memo], names["MB"] = bucket_memo(flag.key, salt), memo_bucket
+    hashed = f"MB({memo}, KEY, bid, {salt!r})" if salt else f"MB({memo}, KEY, bid)"
+    return [
+        f"{target} = {memo}.get(bid, -1.0) if type(bid) is str or type(bid) is int else -1.0",
+        f"if {target} < 0.0:",
+        f"    {target} = {hashed}",
+    ]
+
+
+def return_value(index: int, override: object, flag: FlagDefinition, names: dict[str, Any]) -> list[str]:
+    """The lines that return what a matched condition gives: its variant override (bound as
+    ``O<index>``), True, or the variant picked by hash (as ``select_variant(FLAG, bid) or True``,
+    as 3.25.0 and 7.x do)."""
     if override is not None:
         names[f"O{index}"] = override
         return [f"        return O{index}"]
+    variants = flag.variants
     if not variants:
         return ["        return True"]
-    return ["        return SV(FLAG, bid) or True"]
+    if len(variants) > _MAX_VARIANTS or flag.variants_error is not None:
+        return ["        return SV(FLAG, bid) or True"]
+    lines = [f"        {line}" for line in bucket("vb", flag, names, "variant")]
+    for k, variant in enumerate(variants):  # the first range that holds the bucket
+        names[f"VA{k}"], names[f"VZ{k}"], names[f"VR{k}"] = (
+            variant.value_min,
+            variant.value_max,
+            variant.key or True,
+        )
+        lines += [f"        if VA{k} <= vb < VZ{k}:", f"            return VR{k}"]
+    return [*lines, "        return True"]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final, Optional
 
-from ._codegen import make_function, return_value
+from ._codegen import bucket, make_function, return_value
 from .definitions import (
     CohortFilter,
     FlagDefinition,
@@ -30,7 +30,6 @@ from .definitions import (
     PropertyGroup,
 )
 from .evaluation import match_conditions
-from .hashing import hash_bucket
 from .properties import MATCHERS, Undecided, match_cohort
 from .variants import select_variant
 
@@ -44,7 +43,6 @@ _BASE: Final[dict[str, Any]] = {
     "A": object(),  # "absent"
     "MISSING": Undecided.MISSING_PROPERTY,
     "NOT_SET": Undecided.IS_NOT_SET,
-    "HB": hash_bucket,
     "SV": select_variant,
     "MC": match_cohort,
 }
@@ -90,9 +88,9 @@ def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
         threshold = condition.threshold
         if threshold is not None and threshold < 1.0:  # a hash is at most 1.0
             names[f"T{i}"] = threshold
-            lines += ["        if b < 0.0:", "            b = HB(KEY, bid)"]
+            lines += ["        if b < 0.0:", *(f"            {line}" for line in bucket("b", flag, names))]
             lines += [f"        if b > T{i}:", "            break"]
-        lines += return_value(i, condition.variant_override, bool(flag.variants), names)
+        lines += return_value(i, condition.variant_override, flag, names)
     lines.append("    return False if und is None else und")
     made: ConditionsFn = make_function(lines, names, f"conditions of flag {flag.key!r:.80}")
     return made

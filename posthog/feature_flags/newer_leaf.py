@@ -30,7 +30,7 @@ from .newer_ops import (
 from .properties import MATCHERS
 from .semver import match_affix, match_semver
 
-__all__ = ["LeafTest", "compile_leaf"]
+__all__ = ["CONSTANT_TESTS", "LeafTest", "compile_leaf", "undecided_test"]
 
 # --- compiled: one filter's 7.x answer for a given value, its operand read once ------------------
 
@@ -151,6 +151,13 @@ def _no(value: Any) -> Optional[bool]:
 
 def _yes(value: Any) -> Optional[bool]:
     return True
+
+
+#: the tests whose answer never depends on the value, with that answer (written out by
+#: :mod:`.plan_code` without reading the value)
+CONSTANT_TESTS: Final[dict[LeafTest, Optional[bool]]] = {_undecided: None, _no: False, _yes: True}
+#: the test of a filter 7.x always leaves undecided
+undecided_test: Final = _undecided
 
 
 def compile_leaf(leaf: PropertyFilter) -> LeafTest:

@@ -18,8 +18,8 @@ from .definitions import FlagDefinition
 from .filters import CohortFilter, MalformedFilter, Operator, PropertyFilter, PropertyGroup
 from .hashing import hash_bucket
 from .newer_cohorts import NotBuilt, cohort_test, unusable
-from .newer_leaf import LeafTest, compile_leaf
-from .plan_code import GIVE_UP, WHOLE, PlanRun, compile_run
+from .newer_leaf import LeafTest, compile_leaf, undecided_test
+from .plan_code import GIVE_UP, WHOLE, PlanRun, compile_run, give_up
 from .variants import select_variant
 
 if TYPE_CHECKING:
@@ -91,19 +91,11 @@ def _leaf(leaf: object, cohorts: Optional[Mapping[str, PropertyGroup]]) -> tuple
     if type(leaf) is CohortFilter and cohorts is not None:
         group = cohorts.get(leaf.cohort_id)
         if group is None or unusable(group, cohorts):
-            return WHOLE, _give_up
+            return WHOLE, give_up
         return WHOLE, cohort_test(leaf.cohort_id, cohorts)
     if type(leaf) is MalformedFilter and leaf.unknown_operator:
-        return WHOLE, _undecided  # 7.x gives up on the filter before it reads its (unusable) key
+        return WHOLE, undecided_test  # 7.x gives up on the filter before it reads its (unusable) key
     raise NotBuilt("a flag dependency or a malformed filter")
-
-
-def _undecided(properties: Any) -> Optional[bool]:
-    return None
-
-
-def _give_up(properties: Any) -> Any:
-    return GIVE_UP
 
 
 def plan_for(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]] = None) -> Plan:

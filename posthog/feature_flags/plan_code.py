@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Optional
 
-from ._codegen import make_function, return_value
+from ._codegen import bucket, make_function, return_value
 from .definitions import FlagDefinition
-from .hashing import hash_bucket
+from .newer_leaf import CONSTANT_TESTS
 from .variants import select_variant
 
-__all__ = ["GIVE_UP", "WHOLE", "PlanRun", "compile_run"]
+__all__ = ["GIVE_UP", "WHOLE", "PlanRun", "compile_run", "give_up"]
 
 #: ``(bucketing_id, properties)`` → the flag's 7.x value, or None (undecided); may raise
 PlanRun = Callable[[object, Mapping[str, Any]], Any]
@@ -27,7 +27,16 @@ _MAX_FILTERS: Final = 200
 #: a cohort test's answer when 7.x gives up on the whole flag (a cohort it does not have or cannot
 #: read), unless a filter of the condition fails or one before it is undecided
 GIVE_UP: Final = object()
-_BASE: Final[dict[str, Any]] = {"A": object(), "HB": hash_bucket, "SV": select_variant, "GIVE_UP": GIVE_UP}
+_BASE: Final[dict[str, Any]] = {"A": object(), "SV": select_variant, "GIVE_UP": GIVE_UP}
+
+
+def give_up(properties: Any) -> Any:
+    """The test of a cohort 7.x does not have or cannot read: it gives up on the flag."""
+    return GIVE_UP
+
+
+#: what a test answers whatever it reads (a constant test's value is not even read)
+_CONSTANT: Final[dict[Any, Any]] = {**CONSTANT_TESTS, give_up: GIVE_UP}
 
 
 def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> Optional[PlanRun]:
@@ -45,7 +54,13 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
     lines.append("    und = False")
     for i, (leaves, threshold, override) in enumerate(conditions):
         lines += ["    while True:", "        s = True"]
+        never = False  # a filter that is never true: the condition cannot match
         for j, (key, test) in enumerate(leaves):
+            constant = _CONSTANT.get(test, test)
+            if constant is not test:
+                lines += _constant_filter(f"{i}_{j}", key, constant, names)
+                never = never or constant is not True
+                continue
             names[f"K{i}_{j}"], names[f"T{i}_{j}"] = key, test
             if key is WHOLE:  # a cohort: its test reads the properties
                 lines += [
@@ -69,14 +84,39 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
                 "                s = None",
             ]
         lines += ["        if s is GIVE_UP:", "            return None"]  # 7.x gives up on the flag
+        if never:  # s is None here: undecided
+            lines += ["        und = True", "        break"]
+            continue
         lines += ["        if s is None:", "            und = True", "            break"]
         if threshold is not None and threshold < 1.0:
             names[f"R{i}"] = threshold
-            lines += [f"        if HB(KEY, bid) > R{i}:", "            break"]
-        lines += return_value(i, override, bool(flag.variants), names)
+            lines += [f"        {line}" for line in bucket("h", flag, names)]
+            lines += [f"        if h > R{i}:", "            break"]
+        lines += return_value(i, override, flag, names)
     lines.append("    return None if und else False")
     run: PlanRun = make_function(lines, names, f"7.x plan of flag {flag.key!r:.80}")
     return run
+
+
+def _constant_filter(name: str, key: Any, answer: Any, names: dict[str, Any]) -> list[str]:
+    """A filter whose test answers ``answer`` whatever the value: only whether its key is given
+    matters (a key not given is undecided; a cohort's answer needs no key)."""
+    names[f"K{name}"] = key
+    if key is WHOLE:
+        if answer is True:
+            return []
+        if answer is False:
+            return ["        break"]
+    elif answer is True:
+        return [f"        if s is True and K{name} not in p:", "            s = None"]
+    elif answer is False:
+        return [f"        if K{name} in p:", "            break", *_undecided_now("None")]
+    return _undecided_now("GIVE_UP" if answer is GIVE_UP else "None")
+
+
+def _undecided_now(reason: str) -> list[str]:
+    """The condition is undecided from here, unless a filter before decided it or one after fails."""
+    return ["        if s is True:", f"            s = {reason}"]
 
 
 def _nothing_given(summary: Any, names: dict[str, Any]) -> list[str]:

@@ -89,3 +89,22 @@ def test_variant_bounds_accumulate_in_double_arithmetic() -> None:
     assert [v.value_max for v in variants] == [0.5, 0.7, 0.8999999999999999, 0.95, 1.0]
     assert [v.value_min for v in variants] == [0, 0.5, 0.7, 0.8999999999999999, 0.95]
     assert [v.key for v in variants] == ["first", "second", "third", "fourth", "fifth"]
+
+
+def test_a_flags_bucket_memo_gives_hash_bucket_and_keeps_only_str_ids() -> None:
+    from posthog.feature_flags.hashing import _MEMO_LIMIT, bucket_memo, memo_bucket
+
+    memo = bucket_memo("memo-flag", "variant")
+    assert bucket_memo("memo-flag", "variant") is memo  # one memo per (key, salt)
+    assert bucket_memo("memo-flag") is not memo
+    for bucketing_id in ["user-1", 1, 1.0, True, uuid.UUID(int=7)]:
+        assert memo_bucket(memo, "memo-flag", bucketing_id, "variant") == hash_bucket(
+            "memo-flag", bucketing_id, "variant"
+        )
+    # 1, 1.0 and True are equal keys that spell different texts: only str and int ids are kept
+    assert list(memo) == ["user-1", 1]
+    assert memo[1] == hash_bucket("memo-flag", 1, "variant")
+    assert memo["user-1"] == hash_bucket("memo-flag", "user-1", "variant")
+    for index in range(_MEMO_LIMIT + 5):
+        memo_bucket(memo, "memo-flag", f"id-{index}", "variant")
+    assert len(memo) <= _MEMO_LIMIT  # bounded
