@@ -51,18 +51,20 @@ def bucket(target: str, flag: FlagDefinition, names: dict[str, Any], salt: str =
     ]
 
 
-def return_value(index: int, override: object, flag: FlagDefinition, names: dict[str, Any]) -> list[str]:
+def return_value(
+    index: int, override: object, flag: FlagDefinition, names: dict[str, Any], x: str = ""
+) -> list[str]:
     """The lines that return what a matched condition gives: its variant override (bound as
-    ``O<index>``), True, or the variant picked by hash (as ``select_variant(FLAG, bid) or True``,
-    as 3.25.0 and 7.x do)."""
+    ``<x>O<index>``), True, or the variant picked by hash (as ``select_variant(FLAG, bid) or
+    True``, as 3.25.0 and 7.x do)."""
     if override is not None:
-        names[f"O{index}"] = override
-        return [f"        return O{index}"]
+        names[f"{x}O{index}"] = override
+        return [f"        return {x}O{index}"]
     variants = flag.variants
+    if flag.variants_error is not None or len(variants) > _MAX_VARIANTS:
+        return ["        return SV(FLAG, bid) or True"]  # (raises on a malformed variant table)
     if not variants:
         return ["        return True"]
-    if len(variants) > _MAX_VARIANTS or flag.variants_error is not None:
-        return ["        return SV(FLAG, bid) or True"]
     lines = [f"        {line}" for line in bucket("vb", flag, names, "variant")]
     for k, variant in enumerate(variants):  # the first range that holds the bucket
         names[f"VA{k}"], names[f"VZ{k}"], names[f"VR{k}"] = (

@@ -7,7 +7,7 @@ compiles that code the first time a flag is evaluated and keeps it on the (immut
 
 The answers are :func:`~.evaluation.match_conditions`'s, by construction: the code makes the
 same checks in the same order and calls the same operator functions. A flag with anything
-unusual (a malformed condition, filter or rollout, a variant table that cannot be built, more
+unusual (a malformed condition, filter or rollout, more
 filters than fit in one function) is not compiled: it keeps :func:`match_conditions`.
 
 The generated source holds structure only. Every key, operand, threshold and value it uses is a
@@ -33,7 +33,7 @@ from .evaluation import match_conditions
 from .properties import MATCHERS, Undecided, match_cohort
 from .variants import select_variant
 
-__all__ = ["ConditionsFn", "conditions_of"]
+__all__ = ["ConditionsFn", "condition_lines", "conditions_of"]
 
 #: ``(bucketing_id, properties, cohorts)`` → what :func:`match_conditions` answers
 ConditionsFn = Callable[[object, Mapping[str, Any], Optional[Mapping[str, PropertyGroup]]], Any]
@@ -63,12 +63,26 @@ def conditions_of(flag: FlagDefinition) -> ConditionsFn:
 
 
 def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
-    if flag.conditions_error is not None or flag.variants_error is not None:
+    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
+    body = condition_lines(flag, names)
+    if body is None:
+        return None
+    lines = ["def conditions(bid, p, cohorts):", *body, "    return False if und is None else und"]
+    made: ConditionsFn = make_function(lines, names, f"conditions of flag {flag.key!r:.80}")
+    return made
+
+
+def condition_lines(flag: FlagDefinition, names: dict[str, Any]) -> Optional[list[str]]:
+    """The body of the function :func:`conditions_of` makes (of ``bid``, ``p`` and ``cohorts``),
+    up to its last line: a matched condition returns its value; after the last condition, ``und``
+    is None (no condition matched: False) or why the flag is undecided. None when the flag has
+    anything unusual (see the module's docstring)."""
+    if flag.conditions_error is not None:
         return None
     if sum(len(condition.properties) for condition in flag.conditions) > _MAX_FILTERS:
         return None
-    names: dict[str, Any] = dict(_BASE, KEY=flag.key, FLAG=flag)
-    lines = ["def conditions(bid, p, cohorts):", "    und = None", "    b = -1.0"]
+    names.update(_BASE)
+    lines = ["    und = None", "    b = -1.0"]
     for i, condition in enumerate(flag.conditions):
         if condition.error is not None or condition.rollout_error is not None:
             return None
@@ -91,9 +105,7 @@ def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
             lines += ["        if b < 0.0:", *(f"            {line}" for line in bucket("b", flag, names))]
             lines += [f"        if b > T{i}:", "            break"]
         lines += return_value(i, condition.variant_override, flag, names)
-    lines.append("    return False if und is None else und")
-    made: ConditionsFn = make_function(lines, names, f"conditions of flag {flag.key!r:.80}")
-    return made
+    return lines
 
 
 def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:

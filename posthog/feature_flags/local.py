@@ -11,18 +11,19 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Optional
 
-from .compiled import conditions_of
 from .definitions import FlagDefinitions
 from .evaluation import FlagValue, Inconclusive, lookup_payload
 from .flag_paths import NO_PERSON, UNDECIDED, evaluated, group_flag, newer_person
 from .properties import Undecided
 from .snapshot_code import all_flags_of
+from .whole_code import whole_of
 
 __all__ = ["local_flag", "local_flags", "local_payload"]
 
 log = logging.getLogger("posthog")
 
 _NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
+_RAISED: Final = object()  # 3.25.0's rules raised: the full path decides
 
 
 def _decided(key: str, result: Any) -> Optional[FlagValue]:
@@ -60,12 +61,16 @@ def local_flag(
         if flag.plain_person:
             # evaluate_flag's person-flag path, one call shorter; anything unusual takes the
             # full path (evaluation is pure, so running it again is safe).
+            cohorts = snapshot.cohort_table
             try:
-                matched = (flag.compiled or conditions_of(flag))(distinct_id, person, snapshot.cohort_table)
+                matched = (flag.whole or whole_of(flag, cohorts))(distinct_id, person, cohorts)
             except Exception:
-                matched = None
+                matched = _RAISED
             if matched is True or matched is False or type(matched) is str:
                 return matched
+            if matched is None:  # neither pass decides
+                log.debug("flag %s could not be decided locally", key)
+                return None
             if type(matched) is Undecided:
                 # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
                 newer = newer_person(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)

@@ -70,7 +70,7 @@ def _summary(flag: FlagDefinition) -> _Summary:
 def _conditions(
     flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]
 ) -> Optional[_Conditions]:
-    if flag.error is not None or flag.conditions_error is not None or flag.variants_error is not None:
+    if flag.error is not None or flag.conditions_error is not None:
         return None  # (a condition that is not an object included: the general pass)
     out = []
     for condition in flag.conditions_received or flag.conditions:
@@ -184,7 +184,7 @@ def run_plan(
             continue
         if override is not None:
             return override
-        if not flag.variants:
+        if not flag.variants and flag.variants_error is None:
             return True
-        return select_variant(flag, bucketing_id) or True
+        return select_variant(flag, bucketing_id) or True  # raises on a malformed variant table
     return UNDECIDED if undecided else False

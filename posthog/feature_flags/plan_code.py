@@ -16,7 +16,7 @@ from .definitions import FlagDefinition
 from .newer_leaf import CONSTANT_TESTS
 from .variants import select_variant
 
-__all__ = ["GIVE_UP", "WHOLE", "PlanRun", "compile_run", "give_up"]
+__all__ = ["GIVE_UP", "WHOLE", "PlanRun", "compile_run", "give_up", "plan_lines"]
 
 #: ``(bucketing_id, properties)`` → the flag's 7.x value, or None (undecided); may raise
 PlanRun = Callable[[object, Mapping[str, Any]], Any]
@@ -45,12 +45,23 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
 
     With the plan's ``summary``, the function first makes :func:`.newer_plan.nothing_given`'s
     check, by keys alone, and answers None at once when it holds."""
+    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
+    body = plan_lines(conditions, flag, summary, names)
+    if body is None:
+        return None
+    run: PlanRun = make_function(["def run(bid, p):", *body], names, f"7.x plan of flag {flag.key!r:.80}")
+    return run
+
+
+def plan_lines(
+    conditions: Any, flag: FlagDefinition, summary: Any, names: dict[str, Any], x: str = ""
+) -> Optional[list[str]]:
+    """The body of :func:`compile_run`'s function (of ``bid`` and ``p``, returning its answer),
+    its names bound in ``names`` with the prefix ``x``; None when there are too many filters."""
     if sum(len(leaves) for leaves, _, _ in conditions) > _MAX_FILTERS:
         return None
-    names: dict[str, Any] = dict(_BASE, KEY=flag.key, FLAG=flag)
-    lines = ["def run(bid, p):"]
-    if summary is not None:
-        lines += _nothing_given(summary, names)
+    names.update(_BASE)
+    lines = _nothing_given(summary, names, x) if summary is not None else []
     lines.append("    und = False")
     for i, (leaves, threshold, override) in enumerate(conditions):
         lines += ["    while True:", "        s = True"]
@@ -58,13 +69,14 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
         for j, (key, test) in enumerate(leaves):
             constant = _CONSTANT.get(test, test)
             if constant is not test:
-                lines += _constant_filter(f"{i}_{j}", key, constant, names)
+                lines += _constant_filter(f"{x}K{i}_{j}", key, constant, names)
                 never = never or constant is not True
                 continue
-            names[f"K{i}_{j}"], names[f"T{i}_{j}"] = key, test
+            k, t = f"{x}K{i}_{j}", f"{x}T{i}_{j}"
+            names[k], names[t] = key, test
             if key is WHOLE:  # a cohort: its test reads the properties
                 lines += [
-                    f"        r = T{i}_{j}(p)",
+                    f"        r = {t}(p)",
                     "        if r is False:",
                     "            break",
                     "        if r is not True and s is True:",
@@ -72,12 +84,12 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
                 ]
                 continue
             lines += [
-                f"        v = p.get(K{i}_{j}, A)",
+                f"        v = p.get({k}, A)",
                 "        if v is A:",
                 "            if s is True:",
                 "                s = None",
                 "        else:",
-                f"            r = T{i}_{j}(v)",
+                f"            r = {t}(v)",
                 "            if r is False:",
                 "                break",  # a filter that fails fails the condition
                 "            if r is not True and s is True:",
@@ -89,28 +101,27 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
             continue
         lines += ["        if s is None:", "            und = True", "            break"]
         if threshold is not None and threshold < 1.0:
-            names[f"R{i}"] = threshold
+            names[f"{x}R{i}"] = threshold
             lines += [f"        {line}" for line in bucket("h", flag, names)]
-            lines += [f"        if h > R{i}:", "            break"]
-        lines += return_value(i, override, flag, names)
+            lines += [f"        if h > {x}R{i}:", "            break"]
+        lines += return_value(i, override, flag, names, x)
     lines.append("    return None if und else False")
-    run: PlanRun = make_function(lines, names, f"7.x plan of flag {flag.key!r:.80}")
-    return run
+    return lines
 
 
 def _constant_filter(name: str, key: Any, answer: Any, names: dict[str, Any]) -> list[str]:
-    """A filter whose test answers ``answer`` whatever the value: only whether its key is given
-    matters (a key not given is undecided; a cohort's answer needs no key)."""
-    names[f"K{name}"] = key
+    """A filter whose test answers ``answer`` whatever the value: only whether its key (bound
+    as ``name``) is given matters (a key not given is undecided; a cohort needs no key)."""
+    names[name] = key
     if key is WHOLE:
         if answer is True:
             return []
         if answer is False:
             return ["        break"]
     elif answer is True:
-        return [f"        if s is True and K{name} not in p:", "            s = None"]
+        return [f"        if s is True and {name} not in p:", "            s = None"]
     elif answer is False:
-        return [f"        if K{name} in p:", "            break", *_undecided_now("None")]
+        return [f"        if {name} in p:", "            break", *_undecided_now("None")]
     return _undecided_now("GIVE_UP" if answer is GIVE_UP else "None")
 
 
@@ -119,18 +130,18 @@ def _undecided_now(reason: str) -> list[str]:
     return ["        if s is True:", f"            s = {reason}"]
 
 
-def _nothing_given(summary: Any, names: dict[str, Any]) -> list[str]:
+def _nothing_given(summary: Any, names: dict[str, Any], x: str) -> list[str]:
     """``nothing_given(plan, p)`` written out: no condition has every key given and a known
     operator, and one condition of plain filters has none of its keys given."""
     may_match: list[str] = []
     stays: list[str] = []
     for i, (keys, unknown, every_plain) in enumerate(summary):
         for j, key in enumerate(keys):
-            names[f"G{i}_{j}"] = key
+            names[f"{x}G{i}_{j}"] = key
         if not unknown:
-            may_match.append(" and ".join(f"G{i}_{j} in p" for j in range(len(keys))) or "True")
+            may_match.append(" and ".join(f"{x}G{i}_{j} in p" for j in range(len(keys))) or "True")
         if every_plain:
-            stays.append(" and ".join(f"G{i}_{j} not in p" for j in range(len(keys))) or "True")
+            stays.append(" and ".join(f"{x}G{i}_{j} not in p" for j in range(len(keys))) or "True")
     if not stays:
         return []  # never "surely undecided" by keys alone
     may = " or ".join(f"({term})" for term in may_match) or "False"

@@ -10,7 +10,7 @@ name and payloads bound as names. What every kind of flag answers is decided at 
 - an active flag that ensures experience continuity needs the server;
 - a group flag whose group was not given is off;
 - a plain person flag runs its compiled conditions, then (when 3.25.0's rules leave it
-  undecided) its compiled 7.x plan;
+  undecided) its compiled 7.x plan, in one call (:mod:`.whole_code`);
 - anything else takes :func:`.flag_paths.evaluated`, as the loop does.
 
 The answers, their order and the keys left undecided are those of the loop
@@ -32,6 +32,7 @@ from .evaluation import Inconclusive, lookup_payload
 from .flag_paths import UNDECIDED, evaluated, group_flag, newer_person, walk_flags
 from .newer_plan import plan_for
 from .properties import Undecided
+from .whole_code import whole_of
 
 __all__ = ["AllFlagsFn", "all_flags_of", "prepare"]
 
@@ -64,6 +65,8 @@ def prepare(snapshot: FlagDefinitions) -> FlagDefinitions:
         if flag.plain:
             conditions_of(flag)
             plan_for(flag, snapshot.cohort_table)
+            if flag.plain_person:
+                whole_of(flag, snapshot.cohort_table)
     all_flags_of(snapshot)
     return snapshot
 
@@ -81,6 +84,7 @@ def _compile(snapshot: FlagDefinitions) -> AllFlagsFn:
             "GF": group_flag,
             "NP": newer_person,
             "UND": UNDECIDED,
+            "RAISED": object(),  # 3.25.0's rules raised: the full path decides
         }
         lines = ["def all_flags(did, groups, person, group, values, payloads, und):"]
         for index, flag in enumerate(flags[start : start + _CHUNK]):
@@ -149,9 +153,22 @@ def _generic(i: str, flag: FlagDefinition, names: dict[str, Any]) -> list[str]:
 
 
 def _person(i: str, flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any]) -> list[str]:
-    """3.25.0's rules compiled; when they leave the flag undecided, 7.x's plan."""
+    """Both passes in one call (:mod:`.whole_code`); 7.x's plan after it only when the flag's
+    two passes could not be written as one function."""
     _payloads(i, flag, names)
-    names[f"C{i}"] = conditions_of(flag)
+    names[f"W{i}"] = whole_of(flag, snapshot.cohort_table)
+    lines = [
+        "    try:",
+        f"        r = W{i}(did, person, CO)",
+        "    except Exception:",
+        "        r = RAISED",
+        "    if r is True or r is False or type(r) is str:",
+        *_store(i, flag, "        "),
+        "    elif r is None:",
+        f"        und.append(K{i})",
+    ]
+    if names[f"W{i}"] is not conditions_of(flag):
+        return [*lines, "    else:", *_generic_at(i, flag, "        ")]
     run = plan_for(flag, snapshot.cohort_table).run
     if run is not None:
         names[f"R{i}"] = run
@@ -164,12 +181,7 @@ def _person(i: str, flag: FlagDefinition, snapshot: FlagDefinitions, names: dict
     else:
         newer = [f"        r = NP(F{i}, S, did, groups, person, group)"]
     return [
-        "    try:",
-        f"        r = C{i}(did, person, CO)",
-        "    except Exception:",
-        "        r = None",
-        "    if r is True or r is False or type(r) is str:",
-        *_store(i, flag, "        "),
+        *lines,
         "    elif type(r) is U:",
         *newer,
         "        if r is None:",

@@ -181,3 +181,62 @@ def test_compiled_plans_with_cohorts_answer_as_the_general_pass(seed: int) -> No
             compared += 1
     assert with_cohorts > 40
     assert compared > 100
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_person_flags_two_passes_written_as_one_answer_as_the_two(seed: int) -> None:
+    """``whole_of``: 3.25.0's compiled conditions, then (undecided) the compiled 7.x plan, an
+    error in the second pass meaning undecided, an error in the first raised to the caller."""
+    from posthog.feature_flags.properties import Undecided
+    from posthog.feature_flags.whole_code import whole_of
+
+    cases = _cases(seed, 800)
+    contexts = [_person(case) for case in cases]
+    compared = written = 0
+    for index, case in enumerate(cases):
+        snapshot = FlagDefinitions.parse(case["flags"], case["group_type_mapping"], case["cohorts"])
+        flag = snapshot.flags[0]
+        if not flag.plain_person:
+            continue
+        cohorts = snapshot.cohort_table
+        whole = whole_of(flag, cohorts)
+        if whole is conditions_of(flag):
+            continue  # not written as one: the callers run the two passes
+        written += 1
+        plan = plan_for(flag, cohorts)
+        for bucketing, properties in [(case["distinct_id"], contexts[index]), (7, contexts[index - 1])]:
+
+            def two() -> Any:
+                first = conditions_of(flag)(bucketing, properties, cohorts)  # noqa: B023
+                if type(first) is not Undecided:
+                    return first
+                try:
+                    return plan.run(bucketing, properties)  # type: ignore[misc]  # noqa: B023
+                except Exception:
+                    return None
+
+            assert _outcome(lambda: whole(bucketing, properties, cohorts)) == _outcome(two)  # noqa: B023
+            compared += 1
+    assert written > 300 and compared > 600
+
+
+def test_an_error_in_the_7x_pass_of_the_whole_function_leaves_the_flag_undecided() -> None:
+    """3.25.0's rules undecided (a property not given), then a 7.x test that raises: undecided,
+    as 7.x's callers treat an error; an error in 3.25.0's rules reaches the caller."""
+    from posthog.feature_flags.newer_plan import Plan
+    from posthog.feature_flags.whole_code import whole_of
+
+    def raising(value: Any) -> Any:
+        raise TypeError("incomparable")
+
+    flag = parse_flag(
+        {"key": "f", "active": True, "filters": {"groups": [{"properties": [prop("plan", "pro")]}]}}
+    )
+    # the plan 7.x would run: one condition whose only filter reads "seen" and raises
+    conditions = (((("seen", raising),), None, None),)
+    object.__setattr__(flag, "newer_plan", Plan(conditions, None, None))  # type: ignore[arg-type]
+    whole = whole_of(flag, {})
+    assert whole is not conditions_of(flag)  # written as one function
+    assert whole("u", {"seen": 1}, {}) is None
+    assert whole("u", {"plan": "pro"}, {}) is True  # 3.25.0 decides: 7.x is not asked
+    assert whole("u", {"plan": "free"}, {}) is False

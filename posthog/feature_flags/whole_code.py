@@ -1,0 +1,69 @@
+"""A person flag's two passes as one function: 3.25.0's rules, then 7.x's plan.
+
+A person flag that 3.25.0's rules leave undecided gets 7.x's answer (flags.md, last section).
+Run as two compiled functions (:mod:`.compiled`, :mod:`.plan_code`), that is a call from one
+to the other through the caller; written as one function, the second pass starts where the
+first ends. What the function returns:
+
+- ``True``, ``False`` or a variant: decided, by 3.25.0's rules or else by 7.x's;
+- ``None``: neither decides (7.x's pass raising included, as 7.x's own callers treat it);
+- an :class:`~.properties.Undecided` member: only when the flag's plan cannot be written out
+  (the function is then :func:`.compiled.conditions_of`'s): the caller runs 7.x's pass;
+- it raises where 3.25.0's rules raise: the caller takes the full path, as for the conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Optional
+
+from ._codegen import make_function
+from .compiled import condition_lines, conditions_of
+from .definitions import FlagDefinition, PropertyGroup
+from .newer_plan import plan_for
+from .plan_code import plan_lines
+
+__all__ = ["WholeFn", "whole_of"]
+
+#: ``(bucketing_id, properties, cohorts)`` → the flag's answer (see the module's docstring)
+WholeFn = Callable[[object, Mapping[str, Any], Optional[Mapping[str, PropertyGroup]]], Any]
+
+
+def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> WholeFn:
+    """``flag``'s two passes as one function, made on first use and kept on the definition;
+    ``cohorts`` are its snapshot's."""
+    made: Optional[WholeFn] = flag.whole
+    if made is None:
+        try:
+            made = _compile(flag, cohorts)
+        except Exception:  # whatever cannot be written out keeps the two functions
+            made = None
+        if made is None:
+            made = conditions_of(flag)
+        object.__setattr__(flag, "whole", made)  # a race writes the same code twice
+    return made
+
+
+def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
+    plan = plan_for(flag, cohorts)
+    if plan.conditions is None:
+        return None
+    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
+    first = condition_lines(flag, names)
+    if first is None:
+        return None
+    second = plan_lines(plan.conditions, flag, plan.summary, names, "x")  # 7.x's names: x...
+    if second is None:
+        return None
+    lines = [
+        "def whole(bid, p, cohorts):",
+        *first,
+        "    if und is None:",
+        "        return False",
+        "    try:",  # 3.25.0 cannot decide: 7.x's pass, where an error means undecided
+        *(f"    {line}" for line in second),
+        "    except Exception:",
+        "        return None",
+    ]
+    made: WholeFn = make_function(lines, names, f"flag {flag.key!r:.80}")
+    return made
