@@ -98,6 +98,8 @@ class FlagDefinition:
     compiled: Any = field(default=None, compare=False, repr=False)
     #: a person flag's two passes as one function, made on first use (:mod:`.whole_code`)
     whole: Any = field(default=None, compare=False, repr=False)
+    #: the whole single-flag call as one function, made on first use (:mod:`.single_code`)
+    single: Any = field(default=None, compare=False, repr=False)
     #: neither pass can decide it, whatever the context: malformed as a whole, or aggregated by
     #: a group type the snapshot's mapping does not name (set by :meth:`FlagDefinitions.parse`)
     undecidable: bool = field(default=False, compare=False, repr=False)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from typing_extensions import TypeGuard
 
 __all__ = [
+    "CONTINUITY",
     "FlagValue",
     "Inconclusive",
     "augment_properties",
@@ -57,7 +58,8 @@ def is_inconclusive(value: object) -> TypeGuard[Inconclusive]:
     return type(value) is Inconclusive
 
 
-_CONTINUITY: Final = Inconclusive("the flag ensures experience continuity, which needs the server")
+#: why a flag that ensures experience continuity is not decided locally
+CONTINUITY: Final = Inconclusive("the flag ensures experience continuity, which needs the server")
 # Keyed by member name: Enum.__hash__ is Python code, a str key hashes in C.
 _FROM_UNDECIDED: Final[Mapping[str, Inconclusive]] = MappingProxyType(
     {reason.name: Inconclusive(reason.value) for reason in Undecided}
@@ -108,7 +110,7 @@ def evaluate_flag(
     error: Optional[Exception] = None
     if flag.ensure_experience_continuity:
         # 3.25.0 asks the server; 7.x first checks "active", so an inactive one is off.
-        return _CONTINUITY if flag.active else False
+        return CONTINUITY if flag.active else False
     if not flag.active:
         return False
     try:

@@ -4,6 +4,7 @@ loop over all) and :mod:`.snapshot_code` (all flags written out as one function)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, Optional
@@ -14,18 +15,27 @@ from .evaluation import FlagValue, Inconclusive, evaluate_flag, lookup_payload
 from .newer import evaluate_newer
 from .newer_plan import plan_for
 from .properties import Undecided
+from .whole_code import whole_of
 
 __all__ = [
     "KNOWN_UNDECIDED",
+    "NO_GROUPS",
     "NO_PERSON",
+    "RAISED",
     "UNDECIDED",
+    "decided",
     "evaluated",
     "group_flag",
     "newer_person",
+    "walk_flag",
     "walk_flags",
 ]
 
+log = logging.getLogger("posthog")
+
 NO_PERSON: Final[Mapping[str, Any]] = MappingProxyType({})
+NO_GROUPS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+RAISED: Final = object()  # 3.25.0's rules raised: the full path decides
 UNDECIDED: Final = object()  # neither pass decides
 KNOWN_UNDECIDED: Final = Inconclusive("neither 3.25.0's rules nor 7.x's can decide this flag locally")
 
@@ -142,3 +152,74 @@ def walk_flags(
             payload = lookup_payload(flag, result)
             if payload:
                 payloads[flag.key] = payload
+
+
+def decided(key: str, result: Any) -> Optional[FlagValue]:
+    """``result`` as a flag call answers it: None (logged at debug) when inconclusive."""
+    if isinstance(result, Inconclusive):
+        log.debug("flag %s could not be decided locally: %s", key, result.reason)
+        return None
+    value: FlagValue = result
+    return value
+
+
+def walk_flag(
+    snapshot: FlagDefinitions,
+    flag: FlagDefinition,
+    distinct_id: Any,
+    groups: Mapping[str, Any],
+    person_properties: Optional[Mapping[str, Any]],
+    group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+) -> Optional[FlagValue]:
+    """One flag decided from ``snapshot``, or None: what the code of :mod:`.single_code` does
+    (its fallback, and its tests' reference)."""
+    key = flag.key
+    if flag.group_type_key is None:
+        # A person flag reads only the person's properties; the automatic distinct_id only when
+        # one of its filters asks for it (the caller's own value wins anyway).
+        person: Mapping[str, Any]
+        if person_properties is not None and key not in snapshot.reads_distinct_id:
+            person = person_properties
+        else:
+            person = {"distinct_id": distinct_id}
+            if person_properties:
+                person.update(person_properties)
+        if flag.plain_person:
+            # evaluate_flag's person-flag path, one call shorter; anything unusual takes the
+            # full path (evaluation is pure, so running it again is safe).
+            cohorts = snapshot.cohort_table
+            try:
+                matched = (flag.whole or whole_of(flag, cohorts))(distinct_id, person, cohorts)
+            except Exception:
+                matched = RAISED
+            if matched is True or matched is False or type(matched) is str:
+                return matched
+            if matched is None:  # neither pass decides
+                log.debug("flag %s could not be decided locally", key)
+                return None
+            if type(matched) is Undecided:
+                # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
+                newer = newer_person(flag, snapshot, distinct_id, groups, person, NO_GROUPS)
+                if newer is None and log.isEnabledFor(logging.DEBUG):  # (.value is dear)
+                    log.debug("flag %s could not be decided locally: %s", key, matched.value)
+                return newer
+        return decided(key, evaluated(flag, snapshot, distinct_id, groups, person, NO_GROUPS))
+    # A group flag reads only its own group's properties: build just those.
+    group: dict[str, dict[str, Any]] = {}
+    group_name = snapshot.group_type_mapping.get(flag.group_type_key)
+    if group_name is not None and group_name in groups:
+        own = group_properties.get(group_name) if group_properties else None
+        augmented = {"$group_key": groups[group_name]}
+        if own:
+            augmented.update(own)
+        group[group_name] = augmented
+        if flag.plain:
+            matched = group_flag(
+                flag, snapshot, groups[group_name], augmented, distinct_id, groups, NO_PERSON, group
+            )
+            if matched is UNDECIDED:
+                log.debug("flag %s could not be decided locally", key)
+                return None
+            if matched is not None:
+                return matched  # type: ignore[no-any-return]
+    return decided(key, evaluated(flag, snapshot, distinct_id, groups, NO_PERSON, group))

@@ -6,32 +6,16 @@ takes a snapshot (or None) and a context and says what it can decide without the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, Final, Optional
+from typing import Any, Optional
 
 from .definitions import FlagDefinitions
-from .evaluation import FlagValue, Inconclusive, lookup_payload
-from .flag_paths import NO_PERSON, UNDECIDED, evaluated, group_flag, newer_person
-from .properties import Undecided
+from .evaluation import FlagValue, lookup_payload
+from .flag_paths import decided, evaluated
+from .single_code import single_of
 from .snapshot_code import all_flags_of
-from .whole_code import whole_of
 
 __all__ = ["local_flag", "local_flags", "local_payload"]
-
-log = logging.getLogger("posthog")
-
-_NO_GROUPS: Final[Mapping[str, dict[str, Any]]] = MappingProxyType({})
-_RAISED: Final = object()  # 3.25.0's rules raised: the full path decides
-
-
-def _decided(key: str, result: Any) -> Optional[FlagValue]:
-    if isinstance(result, Inconclusive):
-        log.debug("flag %s could not be decided locally: %s", key, result.reason)
-        return None
-    value: FlagValue = result
-    return value
 
 
 def local_flag(
@@ -48,55 +32,8 @@ def local_flag(
     flag = snapshot.flag_table.get(key)
     if flag is None:
         return None
-    if flag.group_type_key is None:
-        # A person flag reads only the person's properties; the automatic distinct_id only when
-        # one of its filters asks for it (the caller's own value wins anyway).
-        person: Mapping[str, Any]
-        if person_properties is not None and key not in snapshot.reads_distinct_id:
-            person = person_properties
-        else:
-            person = {"distinct_id": distinct_id}
-            if person_properties:
-                person.update(person_properties)
-        if flag.plain_person:
-            # evaluate_flag's person-flag path, one call shorter; anything unusual takes the
-            # full path (evaluation is pure, so running it again is safe).
-            cohorts = snapshot.cohort_table
-            try:
-                matched = (flag.whole or whole_of(flag, cohorts))(distinct_id, person, cohorts)
-            except Exception:
-                matched = _RAISED
-            if matched is True or matched is False or type(matched) is str:
-                return matched
-            if matched is None:  # neither pass decides
-                log.debug("flag %s could not be decided locally", key)
-                return None
-            if type(matched) is Undecided:
-                # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
-                newer = newer_person(flag, snapshot, distinct_id, groups, person, _NO_GROUPS)
-                if newer is None and log.isEnabledFor(logging.DEBUG):  # (.value is dear)
-                    log.debug("flag %s could not be decided locally: %s", key, matched.value)
-                return newer
-        return _decided(key, evaluated(flag, snapshot, distinct_id, groups, person, _NO_GROUPS))
-    # A group flag reads only its own group's properties: build just those.
-    group: dict[str, dict[str, Any]] = {}
-    group_name = snapshot.group_type_mapping.get(flag.group_type_key)
-    if group_name is not None and group_name in groups:
-        own = group_properties.get(group_name) if group_properties else None
-        augmented = {"$group_key": groups[group_name]}
-        if own:
-            augmented.update(own)
-        group[group_name] = augmented
-        if flag.plain:
-            matched = group_flag(
-                flag, snapshot, groups[group_name], augmented, distinct_id, groups, NO_PERSON, group
-            )
-            if matched is UNDECIDED:
-                log.debug("flag %s could not be decided locally", key)
-                return None
-            if matched is not None:
-                return matched  # type: ignore[no-any-return]
-    return _decided(key, evaluated(flag, snapshot, distinct_id, groups, NO_PERSON, group))
+    single = flag.single or single_of(flag, snapshot)
+    return single(distinct_id, groups, person_properties, group_properties)  # type: ignore[no-any-return]
 
 
 def local_payload(
@@ -116,7 +53,7 @@ def local_payload(
     value = match_value
     if value is None and flag is not None:
         assert snapshot is not None
-        value = _decided(key, evaluated(flag, snapshot, distinct_id, groups, person, group))
+        value = decided(key, evaluated(flag, snapshot, distinct_id, groups, person, group))
     if value is not None and flag is not None:
         # Decided locally: the payload (possibly none) is known without asking the server.
         return value, lookup_payload(flag, value), True

@@ -54,14 +54,20 @@ def compile_run(conditions: Any, flag: FlagDefinition, summary: Any = None) -> O
 
 
 def plan_lines(
-    conditions: Any, flag: FlagDefinition, summary: Any, names: dict[str, Any], x: str = ""
+    conditions: Any,
+    flag: FlagDefinition,
+    summary: Any,
+    names: dict[str, Any],
+    x: str = "",
+    undecided: str = "None",
 ) -> Optional[list[str]]:
-    """The body of :func:`compile_run`'s function (of ``bid`` and ``p``, returning its answer),
-    its names bound in ``names`` with the prefix ``x``; None when there are too many filters."""
+    """The body of :func:`compile_run`'s function (of ``bid`` and ``p``, returning its answer,
+    the expression ``undecided`` when 7.x cannot decide), its names bound in ``names`` with the
+    prefix ``x``; None when there are too many filters."""
     if sum(len(leaves) for leaves, _, _ in conditions) > _MAX_FILTERS:
         return None
     names.update(_BASE)
-    lines = _nothing_given(summary, names, x) if summary is not None else []
+    lines = _nothing_given(summary, names, x, undecided) if summary is not None else []
     lines.append("    und = False")
     for i, (leaves, threshold, override) in enumerate(conditions):
         lines += ["    while True:", "        s = True"]
@@ -95,7 +101,7 @@ def plan_lines(
                 "            if r is not True and s is True:",
                 "                s = None",
             ]
-        lines += ["        if s is GIVE_UP:", "            return None"]  # 7.x gives up on the flag
+        lines += ["        if s is GIVE_UP:", f"            return {undecided}"]  # 7.x gives up on the flag
         if never:  # s is None here: undecided
             lines += ["        und = True", "        break"]
             continue
@@ -105,7 +111,7 @@ def plan_lines(
             lines += [f"        {line}" for line in bucket("h", flag, names)]
             lines += [f"        if h > {x}R{i}:", "            break"]
         lines += return_value(i, override, flag, names, x)
-    lines.append("    return None if und else False")
+    lines.append(f"    return {undecided} if und else False")
     return lines
 
 
@@ -130,7 +136,7 @@ def _undecided_now(reason: str) -> list[str]:
     return ["        if s is True:", f"            s = {reason}"]
 
 
-def _nothing_given(summary: Any, names: dict[str, Any], x: str) -> list[str]:
+def _nothing_given(summary: Any, names: dict[str, Any], x: str, undecided: str) -> list[str]:
     """``nothing_given(plan, p)`` written out: no condition has every key given and a known
     operator, and one condition of plain filters has none of its keys given."""
     may_match: list[str] = []
@@ -145,5 +151,5 @@ def _nothing_given(summary: Any, names: dict[str, Any], x: str) -> list[str]:
     if not stays:
         return []  # never "surely undecided" by keys alone
     may = " or ".join(f"({term})" for term in may_match) or "False"
-    undecided = " or ".join(f"({term})" for term in stays)
-    return [f"    if not ({may}):", f"        if {undecided}:", "            return None"]
+    none_decided = " or ".join(f"({term})" for term in stays)
+    return [f"    if not ({may}):", f"        if {none_decided}:", f"            return {undecided}"]

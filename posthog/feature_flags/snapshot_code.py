@@ -32,6 +32,7 @@ from .evaluation import Inconclusive, lookup_payload
 from .flag_paths import UNDECIDED, evaluated, group_flag, newer_person, walk_flags
 from .newer_plan import plan_for
 from .properties import Undecided
+from .single_code import single_of
 from .whole_code import whole_of
 
 __all__ = ["AllFlagsFn", "all_flags_of", "prepare"]
@@ -67,6 +68,7 @@ def prepare(snapshot: FlagDefinitions) -> FlagDefinitions:
             plan_for(flag, snapshot.cohort_table)
             if flag.plain_person:
                 whole_of(flag, snapshot.cohort_table)
+        single_of(flag, snapshot)
     all_flags_of(snapshot)
     return snapshot
 

@@ -1,0 +1,146 @@
+"""One flag's ``get_feature_flag`` as straight-line Python: everything the call does, one function.
+
+:func:`.flag_paths.walk_flag` answers one flag: it reads what kind of flag it is, builds the
+properties its kind reads, runs 3.25.0's rules, then (undecided) 7.x's, with a call per step.
+:func:`single_of` writes that out once per flag, for the kinds that matter:
+
+- an inactive flag answers ``False``;
+- an active flag that ensures experience continuity answers None (the server decides), with
+  the debug line the walk logs;
+- a plain person flag, or a plain group flag of a known group type, builds the properties it
+  reads, runs its conditions, then its 7.x plan, inline (:mod:`.whole_code`'s two passes);
+- anything else (and anything unusual on the way: 3.25.0's rules raising, a group not given)
+  takes the walk.
+
+The answers are the walk's, by construction (tested against it on the differential
+generator's cases). The source holds structure only (:mod:`._codegen`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, Final, Optional
+
+from ._codegen import make_function
+from .compiled import condition_lines
+from .definitions import FlagDefinition, FlagDefinitions
+from .evaluation import CONTINUITY
+from .flag_paths import walk_flag
+from .newer_plan import plan_for
+from .plan_code import plan_lines
+
+__all__ = ["SingleFn", "single_of"]
+
+log = logging.getLogger("posthog")
+
+#: ``(distinct_id, groups, person_properties, group_properties)`` → the flag's value, or None
+SingleFn = Callable[[Any, Mapping[str, Any], Optional[Mapping[str, Any]], Any], Any]
+
+_UNDECIDED_LINE: Final = "flag %s could not be decided locally"
+
+
+def _undecided(key: str) -> None:
+    """Say at debug that neither pass decides (called when debug logging is on)."""
+    log.debug(_UNDECIDED_LINE, key)
+
+
+def single_of(flag: FlagDefinition, snapshot: FlagDefinitions) -> SingleFn:
+    """``flag``'s single-flag call as one function, written on first use and kept on the
+    definition (which belongs to ``snapshot`` alone)."""
+    made: Optional[SingleFn] = flag.single
+    if made is None:
+        try:
+            made = _compile(flag, snapshot)
+        except Exception:  # whatever cannot be written out keeps the walk
+            made = None
+        if made is None:
+            made = partial(walk_flag, snapshot, flag)
+        object.__setattr__(flag, "single", made)  # a race writes the same code twice
+    return made
+
+
+def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[SingleFn]:
+    names: dict[str, Any] = {
+        "KEY": flag.key,
+        "FLAG": flag,
+        "FULL": partial(walk_flag, snapshot, flag),
+        "UL": _undecided,
+        "DEBUG_ON": log.isEnabledFor,
+    }
+    label = f"get_feature_flag {flag.key!r:.80}"
+    if not flag.active:
+        return _made(["def single(did, groups, pp, gp):", "    return False"], names, label)
+    if flag.undecidable:
+        return None  # the walk says why once, then answers at once
+    if flag.ensure_experience_continuity:
+        names["LD"], names["WHY"] = log.debug, CONTINUITY.reason
+        lines = [
+            "def single(did, groups, pp, gp):",
+            "    if DEBUG_ON(10):",
+            "        LD('flag %s could not be decided locally: %s', KEY, WHY)",
+            "    return None",
+        ]
+        return _made(lines, names, label)
+    if not flag.plain:
+        return None
+    passes = _two_passes(flag, snapshot, names)
+    if passes is None:
+        return None
+    if flag.group_type_key is None:
+        names["cohorts"] = snapshot.cohort_table
+        if flag.key in snapshot.reads_distinct_id:
+            head = ["    p = {'distinct_id': did}", "    if pp:", "        p.update(pp)"]
+        else:
+            head = ["    p = pp if pp is not None else {'distinct_id': did}"]
+        head.append("    bid = did")
+    else:
+        group_name = snapshot.group_type_mapping.get(flag.group_type_key)
+        if group_name is None:
+            return None
+        names["cohorts"], names["NAME"] = None, group_name  # group flags never read cohorts
+        head = [
+            "    if NAME not in groups:",
+            "        return FULL(did, groups, pp, gp)",  # off, said as the walk says it
+            "    bid = groups[NAME]",
+            "    own = gp.get(NAME) if gp else None",
+            "    p = {'$group_key': bid}",
+            "    if own:",
+            "        p.update(own)",
+        ]
+    return _made(["def single(did, groups, pp, gp):", *head, *passes], names, label)
+
+
+def _made(lines: list[str], names: dict[str, Any], label: str) -> SingleFn:
+    made: SingleFn = make_function(lines, names, label)
+    return made
+
+
+def _two_passes(
+    flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any]
+) -> Optional[list[str]]:
+    """3.25.0's rules (raising: the walk), then 7.x's plan (raising: undecided), on ``bid`` and
+    ``p``; None when either cannot be written out."""
+    plan = plan_for(flag, snapshot.cohort_table)
+    if plan.conditions is None:
+        return None
+    first = condition_lines(flag, names)
+    if first is None:
+        return None
+    undecided = "(UL(KEY) if DEBUG_ON(10) else None)"  # one call when debug logging is off
+    second = plan_lines(plan.conditions, flag, plan.summary, names, "x", undecided)
+    if second is None:
+        return None
+    return [
+        "    try:",
+        *(f"    {line}" for line in first),
+        "    except Exception:",
+        "        return FULL(did, groups, pp, gp)",
+        "    if und is None:",
+        "        return False",
+        "    try:",
+        *(f"    {line}" for line in second),
+        "    except Exception:",
+        f"        return {undecided}",
+    ]

@@ -1,0 +1,130 @@
+"""One flag's call written out as one function (``single_code``) answers as the walk it replaces.
+
+``single_of(flag, snapshot)`` must answer every (flag, context) pair of the randomized mixes of
+bench row 3r as ``flag_paths.walk_flag`` does (same value, same undecided), for every kind of
+flag: inactive, continuity, person, group (given or not), malformed.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from benchmarks._rows_flags_random import random_mix
+from posthog.feature_flags.definitions import FlagDefinitions
+from posthog.feature_flags.flag_paths import walk_flag
+from posthog.feature_flags.single_code import single_of
+from posthog.feature_flags.snapshot_code import prepare
+
+
+def _snapshot(seed: int) -> tuple[FlagDefinitions, list[dict[str, Any]]]:
+    mix = random_mix(seed)
+    body = mix["definitions"]
+    return FlagDefinitions.parse(body["flags"], body["group_type_mapping"], body["cohorts"]), mix["contexts"]
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_each_written_flag_answers_as_the_walk(seed: int) -> None:
+    snapshot, contexts = _snapshot(seed)
+    written = sum(single_of(flag, snapshot).__class__.__name__ == "function" for flag in snapshot.flags)
+    assert written >= 40  # most flags are written out; the rest keep the walk
+    decided = undecided = 0
+    for context in contexts:
+        call = (
+            context["distinct_id"],
+            context["groups"] or {},
+            context["person_properties"],
+            context["group_properties"],
+        )
+        for flag in snapshot.flags:
+            ours = single_of(flag, snapshot)(*call)
+            assert ours == walk_flag(snapshot, flag, *call), (flag.raw, context)
+            assert type(ours) is type(walk_flag(snapshot, flag, *call))
+            decided += ours is not None
+            undecided += ours is None
+    assert decided > 3000 and undecided > 1000
+
+
+def test_the_properties_a_flag_reads_are_the_callers_and_never_changed() -> None:
+    """A person flag that reads ``distinct_id`` gets it added to a copy; the caller's dict and
+    a group's properties are never written to."""
+    snapshot = prepare(
+        FlagDefinitions.parse(
+            [
+                {
+                    "key": "me",
+                    "active": True,
+                    "filters": {
+                        "groups": [
+                            {
+                                "properties": [
+                                    {
+                                        "key": "distinct_id",
+                                        "value": "u1",
+                                        "operator": "exact",
+                                        "type": "person",
+                                    }
+                                ]
+                            }
+                        ]
+                    },
+                },
+                {
+                    "key": "org",
+                    "active": True,
+                    "filters": {
+                        "aggregation_group_type_index": 0,
+                        "groups": [
+                            {
+                                "properties": [
+                                    {"key": "plan", "value": "pro", "operator": "exact", "type": "group"}
+                                ]
+                            }
+                        ],
+                    },
+                },
+            ],
+            {"0": "company"},
+            {},
+        )
+    )
+    person = {"email": "a@b.c"}
+    by_group = {"company": {"plan": "pro"}}
+    me, org = (snapshot.flag_table[key] for key in ("me", "org"))
+    assert single_of(me, snapshot)("u1", {}, person, None) is True
+    assert single_of(me, snapshot)("u2", {}, person, None) is False
+    assert single_of(org, snapshot)("u1", {"company": "acme"}, None, by_group) is True
+    assert single_of(org, snapshot)("u1", {}, None, by_group) is False  # the group not given
+    assert person == {"email": "a@b.c"} and by_group == {"company": {"plan": "pro"}}
+
+
+def test_an_undecided_flag_is_said_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    snapshot = prepare(
+        FlagDefinitions.parse(
+            [
+                {
+                    "key": "f",
+                    "active": True,
+                    "filters": {
+                        "groups": [
+                            {
+                                "properties": [
+                                    {"key": "plan", "value": "pro", "operator": "exact", "type": "person"}
+                                ]
+                            }
+                        ]
+                    },
+                }
+            ],
+        )
+    )
+    single = single_of(snapshot.flag_table["f"], snapshot)
+    with caplog.at_level(logging.DEBUG, logger="posthog"):
+        assert single("u1", {}, {"email": "x"}, None) is None  # "plan" not given: undecided
+    assert "flag f could not be decided locally" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="posthog"):
+        assert single("u1", {}, {"email": "x"}, None) is None
+    assert caplog.text == ""
