@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Final
 
-__all__ = ["env_disabled", "env_maybe_set"]
+__all__ = ["ENV_DATA", "ENV_KEY", "env_disabled", "env_maybe_set"]
 
 _KILL_SWITCH: Final = "POSTHOG_DISABLED"
 _TRUTHY: Final = frozenset({"1", "true", "yes", "on"})
@@ -13,6 +13,10 @@ _TRUTHY: Final = frozenset({"1", "true", "yes", "on"})
 # lookup cheap enough to make on every call; os.environ itself is the fallback.
 _ENV_DATA: Any = getattr(os.environ, "_data", None)
 _ENV_KEY: Any = getattr(os.environ, "encodekey", lambda key: key)(_KILL_SWITCH)
+#: for a caller's inlined quick check: ``ENV_DATA is not None and ENV_KEY not in ENV_DATA``
+#: means the variable is surely absent (:func:`env_maybe_set`)
+ENV_DATA: Final[Any] = _ENV_DATA
+ENV_KEY: Final[Any] = _ENV_KEY
 
 
 def env_disabled() -> bool:

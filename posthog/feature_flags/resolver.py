@@ -18,7 +18,7 @@ from .called_events import CalledEvents, called_properties
 from .enrichment import EnrichmentCache, flag_properties
 from .evaluation import augment_properties
 from .fleet import SharedDefinitions
-from .local import local_flag, local_flags, local_payload
+from .local import local_flags, local_payload
 from .remote import (
     NO_ANSWER,
     RemoteFlag,
@@ -30,6 +30,7 @@ from .remote import (
     merge_answer,
 )
 from .settings import Emit, FlagSettings
+from .single_code import single_of
 from .source import DefinitionSource
 
 __all__ = ["FlagResolver"]
@@ -155,7 +156,12 @@ class FlagResolver:
         snapshot = source.snapshot
         if snapshot is None or source.poller is not None:
             snapshot = source.current()
-        value = local_flag(snapshot, key, distinct_id, groups, person_properties, group_properties)
+        # local_flag, inlined (the hottest call of the SDK)
+        flag = None if snapshot is None else snapshot.flag_table.get(key)
+        value: Optional[FlagValue] = None
+        if flag is not None:
+            single = flag.single or single_of(flag, snapshot)  # type: ignore[arg-type]
+            value = single(distinct_id, groups, person_properties, group_properties)
         answer = NO_ANSWER
         if value is None and not only_evaluate_locally and not source.local_only:  # may_ask
             person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
