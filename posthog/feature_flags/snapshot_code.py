@@ -29,7 +29,7 @@ from ._codegen import make_function
 from .compiled import conditions_of
 from .definitions import FlagDefinition, FlagDefinitions
 from .evaluation import Inconclusive, lookup_payload
-from .flag_paths import UNDECIDED, evaluated, group_flag, newer_person, walk_flags
+from .flag_paths import NO_PERSON, UNDECIDED, evaluated, group_flag, newer_person, walk_flags
 from .newer_plan import plan_for
 from .properties import Undecided
 from .single_code import single_of
@@ -87,6 +87,7 @@ def _compile(snapshot: FlagDefinitions) -> AllFlagsFn:
             "NP": newer_person,
             "UND": UNDECIDED,
             "RAISED": object(),  # 3.25.0's rules raised: the full path decides
+            "NOP": NO_PERSON,
         }
         lines = ["def all_flags(did, groups, person, group, values, payloads, und):"]
         for index, flag in enumerate(flags[start : start + _CHUNK]):
@@ -117,7 +118,7 @@ def _flag_block(i: str, flag: FlagDefinition, snapshot: FlagDefinitions, names: 
     if flag.plain:
         group_name = snapshot.group_type_mapping.get(flag.group_type_key)  # type: ignore[arg-type]
         if group_name is not None:
-            return _group(i, flag, group_name, names)
+            return _group(i, flag, group_name, snapshot, names)
     return _generic(i, flag, names)
 
 
@@ -205,22 +206,46 @@ def _generic_at(i: str, flag: FlagDefinition, indent: str) -> list[str]:
     ]
 
 
-def _group(i: str, flag: FlagDefinition, group_name: str, names: dict[str, Any]) -> list[str]:
-    """A group flag of a known group type: off without its group, else ``flag_paths.group_flag``."""
+def _group(
+    i: str, flag: FlagDefinition, group_name: str, snapshot: FlagDefinitions, names: dict[str, Any]
+) -> list[str]:
+    """A group flag of a known group type: off without its group, else both passes in one call
+    (:mod:`.whole_code`, on the group's key and properties, without cohorts), or
+    ``flag_paths.group_flag`` when they could not be written as one function."""
     _payloads(i, flag, names)
     names[f"N{i}"] = group_name
     off = lookup_payload(flag, False)
     if off:
         names[f"Q{i}"] = off
+    whole = whole_of(flag, snapshot.cohort_table)
+    if whole is not conditions_of(flag):
+        names[f"W{i}"] = whole
+        given = [
+            f"        o = group.get(N{i})",
+            "        try:",
+            f"            r = W{i}(groups[N{i}], NOP if o is None else o, None)",
+            "        except Exception:",
+            "            r = RAISED",
+            "        if r is True or r is False or type(r) is str:",
+            *_store(i, flag, "            "),
+            "        elif r is None:",
+            f"            und.append(K{i})",
+            "        else:",
+            *_generic_at(i, flag, "            "),
+        ]
+    else:
+        given = [
+            f"        r = GF(F{i}, S, groups[N{i}], group.get(N{i}), did, groups, person, group)",
+            "        if r is UND:",
+            f"            und.append(K{i})",
+            "        elif r is None:",
+            *_generic_at(i, flag, "            "),
+            "        else:",
+            *_store(i, flag, "            "),
+        ]
     return [
         f"    if N{i} in groups:",
-        f"        r = GF(F{i}, S, groups[N{i}], group.get(N{i}), did, groups, person, group)",
-        "        if r is UND:",
-        f"            und.append(K{i})",
-        "        elif r is None:",
-        *_generic_at(i, flag, "            "),
-        "        else:",
-        *_store(i, flag, "            "),
+        *given,
         "    else:",
         f"        values[K{i}] = False",
         *([f"        payloads[K{i}] = Q{i}"] if off else []),
