@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Optional
 
 from ._context_events import _context_id
+from ._kill_switch import ENV_DATA, ENV_KEY
 from ._validation import require_id, require_mapping, require_str
 from .contexts import _current
 from .exceptions import InvalidTypeError
@@ -164,7 +165,8 @@ class FlagMethods(FlagAttributes):
         ):
             check_flag_call(key, distinct_id, groups)  # the usual call skips it
         flags = self._flags
-        if flags.settings.is_disabled():  # self.disabled, one call shorter
+        # self.disabled, inlined (POSTHOG_DISABLED read only when it may be set)
+        if flags.settings.disabled or ((ENV_DATA is None or ENV_KEY in ENV_DATA) and self.disabled):
             return None
         return flags.get_feature_flag(
             key,

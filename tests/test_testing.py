@@ -400,6 +400,11 @@ def test_kill_switch_env_does_not_silence_the_recorder(monkeypatch: pytest.Monke
 
     assert len(recorder.events) == 1
     assert disabled.events == []
+    # and its flags still answer from the overrides, through every flag call
+    flagged = RecordingClient(flags={"f": True})
+    assert flagged.get_feature_flag("f", "user-1") is True
+    assert flagged.feature_enabled("f", "user-1") is True
+    assert flagged.get_all_flags("user-1") == {"f": True}
 
 
 @pytest.mark.parametrize("option", ["send", "personal_api_key", "flag_definitions_cache"])
