@@ -258,13 +258,8 @@ class FlagMethods(FlagAttributes):
         """Every flag's value for this user (``None`` when disabled)."""
         if distinct_id is None:
             distinct_id = _context_id(None)
-        result = self.get_all_flags_and_payloads(
-            distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            disable_geoip=disable_geoip,
+        result = self._all_flags(
+            distinct_id, groups, person_properties, group_properties, only_evaluate_locally, disable_geoip
         )
         return result["featureFlags"]
 
@@ -281,12 +276,28 @@ class FlagMethods(FlagAttributes):
         """Every flag's value and payload: ``{"featureFlags": ..., "featureFlagPayloads": ...}``."""
         if distinct_id is None:
             distinct_id = _context_id(None)
-        if self.disabled:
+        return self._all_flags(
+            distinct_id, groups, person_properties, group_properties, only_evaluate_locally, disable_geoip
+        )
+
+    def _all_flags(
+        self,
+        distinct_id: Any,
+        groups: Optional[Mapping[str, Any]],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        disable_geoip: Optional[bool],
+    ) -> FlagsAndPayloads:
+        flags = self._flags
+        # self.disabled, inlined (POSTHOG_DISABLED read only when it may be set)
+        if flags.settings.disabled or ((ENV_DATA is None or ENV_KEY in ENV_DATA) and self.disabled):
             return {"featureFlags": None, "featureFlagPayloads": None}
-        require_id("distinct_id", distinct_id)
-        if groups is not None:
+        if type(distinct_id) is not str and type(distinct_id) is not int:
+            require_id("distinct_id", distinct_id)
+        if groups is not None and type(groups) is not dict:
             require_mapping("groups", groups)
-        return self._flags.get_all_flags_and_payloads(
+        return flags.get_all_flags_and_payloads(
             distinct_id,
             groups=groups or NO_GROUPS,
             person_properties=person_properties,

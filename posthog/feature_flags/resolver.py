@@ -265,8 +265,12 @@ class FlagResolver:
     ) -> FlagsAndPayloads:
         """Every flag; only what is undecided locally is asked of the server."""
         person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
-        values, payloads, keys = local_flags(self.source.current(), distinct_id, groups, person, group)
-        if keys != [] and self.may_ask(only_evaluate_locally):
+        source = self.source
+        snapshot = source.snapshot
+        if snapshot is None or source.poller is not None:
+            snapshot = source.current()
+        values, payloads, keys = local_flags(snapshot, distinct_id, groups, person, group)
+        if keys != [] and not only_evaluate_locally and not source.local_only:  # may_ask
             try:
                 body = self.flags_body(distinct_id, groups, person, group, disable_geoip, keys)
                 merge_answer(values, payloads, self._fetch(body))
