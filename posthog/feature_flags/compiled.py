@@ -130,6 +130,7 @@ _CHOICES: Final = {Operator.EXACT: "not in", Operator.IS_NOT: "in"}
 _EQUAL: Final = {Operator.EXACT: "!=", Operator.IS_NOT: "=="}
 _CONTAINS: Final = {Operator.ICONTAINS: "not in", Operator.NOT_ICONTAINS: "in"}
 _SEARCH: Final = {Operator.REGEX: "is None", Operator.NOT_REGEX: "is not None"}
+_COMPARISONS: Final = frozenset({Operator.GT, Operator.GTE, Operator.LT, Operator.LTE})
 
 
 def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
@@ -154,6 +155,17 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[st
         fails = f"P{name}({_TEXT}) {_SEARCH[operator]}"
     elif operator is Operator.IS_SET:
         return []  # set and not None: holds
+    elif leaf.compare is not None and operator in _COMPARISONS:
+        # _compare, for a text value: compared as text (the number is for other values)
+        names[f"CMP{name}"], names[f"VT{name}"] = leaf.compare, leaf.value_text
+        return [
+            "        if type(v) is str:",
+            f"            if not CMP{name}(v, VT{name}):",
+            "                break",
+            "        else:",
+            f"            r = M{name}(L{name}, v)",
+            *(f"    {line}" for line in _decided_unless_true()),
+        ]
     if fails is not None:
         return [f"        if {fails}:", "            break"]
     return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
