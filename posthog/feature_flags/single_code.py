@@ -9,8 +9,8 @@ properties its kind reads, runs 3.25.0's rules, then (undecided) 7.x's, with a c
   the debug line the walk logs;
 - a plain person flag, or a plain group flag of a known group type, builds the properties it
   reads, runs its conditions, then its 7.x plan, inline (:mod:`.whole_code`'s two passes);
-- anything else (and anything unusual on the way: 3.25.0's rules raising, a group not given)
-  takes the walk.
+- anything else (and a group not given) takes the walk; 3.25.0's rules raising take the full
+  path (:func:`.evaluation.evaluate_flag`), as the walk does.
 
 The answers are the walk's, by construction (tested against it on the differential
 generator's cases). The source holds structure only (:mod:`._codegen`).
@@ -27,7 +27,7 @@ from ._codegen import make_function
 from .compiled import condition_lines
 from .definitions import FlagDefinition, FlagDefinitions
 from .evaluation import CONTINUITY
-from .flag_paths import walk_flag
+from .flag_paths import NO_GROUPS, NO_PERSON, decided, evaluated, walk_flag
 from .newer_plan import plan_for
 from .plan_code import plan_lines
 
@@ -66,6 +66,11 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         "KEY": flag.key,
         "FLAG": flag,
         "FULL": partial(walk_flag, snapshot, flag),
+        "DE": decided,
+        "EV": evaluated,
+        "S": snapshot,
+        "NOG": NO_GROUPS,
+        "NOP": NO_PERSON,
         "UL": _undecided,
         "DEBUG_ON": log.isEnabledFor,
     }
@@ -85,10 +90,17 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         return _made(lines, names, label)
     if not flag.plain:
         return None
-    passes = _two_passes(flag, snapshot, names)
+    person = flag.group_type_key is None
+    # 3.25.0's rules raising: the full path (evaluation.evaluate_flag), as the walk takes it
+    full = (
+        "DE(KEY, EV(FLAG, S, did, groups, p, NOG))"
+        if person
+        else "DE(KEY, EV(FLAG, S, did, groups, NOP, {NAME: p}))"
+    )
+    passes = _two_passes(flag, snapshot, names, full)
     if passes is None:
         return None
-    if flag.group_type_key is None:
+    if person:
         names["cohorts"] = snapshot.cohort_table
         if flag.key in snapshot.reads_distinct_id:
             head = ["    p = {'distinct_id': did}", "    if pp:", "        p.update(pp)"]
@@ -96,7 +108,7 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
             head = ["    p = pp if pp is not None else {'distinct_id': did}"]
         head.append("    bid = did")
     else:
-        group_name = snapshot.group_type_mapping.get(flag.group_type_key)
+        group_name = snapshot.group_type_mapping.get(flag.group_type_key or "")
         if group_name is None:
             return None
         names["cohorts"], names["NAME"] = None, group_name  # group flags never read cohorts
@@ -118,10 +130,10 @@ def _made(lines: list[str], names: dict[str, Any], label: str) -> SingleFn:
 
 
 def _two_passes(
-    flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any]
+    flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any], full: str
 ) -> Optional[list[str]]:
-    """3.25.0's rules (raising: the walk), then 7.x's plan (raising: undecided), on ``bid`` and
-    ``p``; None when either cannot be written out."""
+    """3.25.0's rules (raising: the expression ``full``), then 7.x's plan (raising: undecided),
+    on ``bid`` and ``p``; None when either cannot be written out."""
     plan = plan_for(flag, snapshot.cohort_table)
     if plan.conditions is None:
         return None
@@ -136,7 +148,7 @@ def _two_passes(
         "    try:",
         *(f"    {line}" for line in first),
         "    except Exception:",
-        "        return FULL(did, groups, pp, gp)",
+        f"        return {full}",
         "    if und is None:",
         "        return False",
         "    try:",

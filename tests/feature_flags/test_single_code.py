@@ -128,3 +128,32 @@ def test_an_undecided_flag_is_said_at_debug(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.INFO, logger="posthog"):
         assert single("u1", {}, {"email": "x"}, None) is None
     assert caplog.text == ""
+
+
+def test_a_group_flag_whose_rules_raise_takes_the_full_path() -> None:
+    """Comparing a list with a number raises in 3.25.0's rules: the whole flag is then decided
+    by the full path (here by 7.x's rules, where the comparison fails and the next condition,
+    everyone, matches), as the walk decides it."""
+    snapshot = prepare(
+        FlagDefinitions.parse(
+            [
+                {
+                    "key": "org",
+                    "active": True,
+                    "filters": {
+                        "aggregation_group_type_index": 0,
+                        "groups": [
+                            {"properties": [{"key": "n", "value": 5, "operator": "gt", "type": "group"}]},
+                            {"properties": [], "rollout_percentage": 100},
+                        ],
+                    },
+                }
+            ],
+            {"0": "company"},
+            {},
+        )
+    )
+    flag = snapshot.flag_table["org"]
+    call = ("u1", {"company": "acme"}, None, {"company": {"n": [1]}})
+    assert walk_flag(snapshot, flag, *call) is True
+    assert single_of(flag, snapshot)(*call) is True
