@@ -24,13 +24,15 @@ from typing import Any, Final, Optional
 from ._codegen import bucket, make_function, return_value
 from .definitions import (
     CohortFilter,
+    DateForm,
     FlagDefinition,
     Operator,
     PropertyFilter,
     PropertyGroup,
+    parse_date_text,
 )
 from .evaluation import match_conditions
-from .properties import MATCHERS, Undecided, match_cohort
+from .properties import MATCHERS, Undecided, match_cohort, relative_operand
 from .variants import select_variant
 
 __all__ = ["ConditionsFn", "condition_lines", "conditions_of"]
@@ -45,6 +47,10 @@ _BASE: Final[dict[str, Any]] = {
     "NOT_SET": Undecided.IS_NOT_SET,
     "SV": select_variant,
     "MC": match_cohort,
+    "RO": relative_operand,
+    "PD": parse_date_text,
+    "BAD_DATE": Undecided.INVALID_DATE,
+    "BAD_VALUE": Undecided.INVALID_DATE_PROPERTY,
 }
 
 
@@ -131,6 +137,9 @@ _EQUAL: Final = {Operator.EXACT: "!=", Operator.IS_NOT: "=="}
 _CONTAINS: Final = {Operator.ICONTAINS: "not in", Operator.NOT_ICONTAINS: "in"}
 _SEARCH: Final = {Operator.REGEX: "is None", Operator.NOT_REGEX: "is not None"}
 _COMPARISONS: Final = frozenset({Operator.GT, Operator.GTE, Operator.LT, Operator.LTE})
+_DATES: Final = frozenset({Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER})
+_ABSOLUTE_DATE: Final = DateForm.ABSOLUTE
+_RELATIVE_DATE: Final = DateForm.RELATIVE
 
 
 def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
@@ -166,9 +175,43 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[st
             f"            r = M{name}(L{name}, v)",
             *(f"    {line}" for line in _decided_unless_true()),
         ]
+    elif operator in _DATES and (leaf.date_form is _ABSOLUTE_DATE or leaf.date_form is _RELATIVE_DATE):
+        return _date_filter(name, leaf, names)
     if fails is not None:
         return [f"        if {fails}:", "            break"]
     return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
+
+
+def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
+    """``_date_compare`` for a text value, written out: the filter's date (fixed, or "now minus"
+    a relative span, None when out of range), then the value parsed (cached) and compared."""
+    compare = "<" if leaf.operator is Operator.IS_DATE_BEFORE else ">"
+    if leaf.date_form is _ABSOLUTE_DATE:
+        if leaf.date_value is None:
+            return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
+        names[f"D{name}"] = leaf.date_value
+        operand = [f"            o = D{name}"]
+    else:
+        names[f"R{name}"] = leaf.relative
+        operand = [f"            o = RO(R{name})"]
+    return [
+        "        if type(v) is str:",
+        *operand,
+        "            if o is None:",
+        "                r = BAD_DATE",
+        "            else:",
+        "                d = PD(v)",
+        "                if d is None:",
+        "                    r = BAD_VALUE",
+        "                else:",
+        "                    try:",
+        f"                        r = d {compare} o",
+        "                    except ValueError:",  # an offset of 24 h or more (as _date_compare)
+        "                        r = BAD_VALUE",
+        "        else:",
+        f"            r = M{name}(L{name}, v)",
+        *_decided_unless_true(),
+    ]
 
 
 def _decided_unless_true() -> list[str]:

@@ -18,6 +18,7 @@ from posthog.feature_flags.compiled import conditions_of
 from posthog.feature_flags.definitions import CohortFilter, FlagDefinitions, parse_flag
 from posthog.feature_flags.evaluation import augment_properties, match_conditions
 from posthog.feature_flags.newer_plan import nothing_given, plan_for, run_plan
+from posthog.feature_flags.properties import Undecided
 from tests.fake_server import FakePostHog
 from tests.support.builders import FlagBuilder, definitions, prop
 
@@ -240,3 +241,27 @@ def test_an_error_in_the_7x_pass_of_the_whole_function_leaves_the_flag_undecided
     assert whole("u", {"seen": 1}, {}) is None
     assert whole("u", {"plan": "pro"}, {}) is True  # 3.25.0 decides: 7.x is not asked
     assert whole("u", {"plan": "free"}, {}) is False
+
+
+@pytest.mark.parametrize("operator", ["is_date_before", "is_date_after"])
+@pytest.mark.parametrize("operand", ["2024-06-01", "-30d"])
+def test_compiled_date_filters_answer_as_match_conditions_on_text_values(operator: str, operand: str) -> None:
+    """The written-out date comparison for text values: a date, a text that is not one, and an
+    offset of 24 h or more (dateutil reads it; comparing it raises ValueError: undecided)."""
+    flag = parse_flag(
+        {
+            "key": "dated",
+            "active": True,
+            "filters": {
+                "groups": [{"properties": [prop("signup", operand, operator)], "rollout_percentage": 100}]
+            },
+        }
+    )
+    function = conditions_of(flag)
+    assert function.__class__.__name__ == "function"
+    values = ["2023-01-01", "2030-01-01T00:00:00Z", "not a date", "2024-01-01 10:00 +2500", 7, None]
+    for value in values:
+        properties = {"signup": value}
+        ours = _outcome(lambda: function("u", properties, None))  # noqa: B023
+        assert ours == _outcome(lambda: match_conditions(flag, "u", properties, None)), value  # noqa: B023
+    assert function("u", {"signup": "2024-01-01 10:00 +2500"}, None) is Undecided.INVALID_DATE_PROPERTY
