@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any, Final, Optional
 
 from ._codegen import bucket, make_function, return_value
+from .cohort_code import cohort_test
 from .definitions import (
     CohortFilter,
     DateForm,
@@ -78,11 +79,14 @@ def _compile(flag: FlagDefinition) -> Optional[ConditionsFn]:
     return made
 
 
-def condition_lines(flag: FlagDefinition, names: dict[str, Any]) -> Optional[list[str]]:
+def condition_lines(
+    flag: FlagDefinition, names: dict[str, Any], cohorts: Optional[Mapping[str, PropertyGroup]] = None
+) -> Optional[list[str]]:
     """The body of the function :func:`conditions_of` makes (of ``bid``, ``p`` and ``cohorts``),
     up to its last line: a matched condition returns its value; after the last condition, ``und``
     is None (no condition matched: False) or why the flag is undecided. None when the flag has
-    anything unusual (see the module's docstring)."""
+    anything unusual (see the module's docstring). With the snapshot's ``cohorts``, its cohort
+    filters run their written-out tests (:mod:`.cohort_code`) when called with that table."""
     if flag.conditions_error is not None:
         return None
     if sum(len(condition.properties) for condition in flag.conditions) > _MAX_FILTERS:
@@ -101,7 +105,12 @@ def condition_lines(flag: FlagDefinition, names: dict[str, Any]) -> Optional[lis
                 lines += _property_filter(name, leaf, names)
             elif type(leaf) is CohortFilter:
                 names[f"L{name}"] = leaf
-                lines.append(f"        r = MC(L{name}, p, cohorts)")
+                test = None if cohorts is None else cohort_test(leaf.cohort_id, cohorts)
+                if test is None:
+                    lines.append(f"        r = MC(L{name}, p, cohorts)")
+                else:
+                    names[f"CT{name}"], names["CTAB"] = test, cohorts
+                    lines.append(f"        r = CT{name}(p) if cohorts is CTAB else MC(L{name}, p, cohorts)")
                 lines += _decided_unless_true()
             else:
                 return None  # a malformed filter: the interpreted walk raises as 3.25.0 does

@@ -137,7 +137,7 @@ def _two_passes(
     plan = plan_for(flag, snapshot.cohort_table)
     if plan.conditions is None:
         return None
-    first = condition_lines(flag, names)
+    first = condition_lines(flag, names, snapshot.cohort_table)
     if first is None:
         return None
     undecided = "(UL(KEY) if DEBUG_ON(10) else None)"  # one call when debug logging is off

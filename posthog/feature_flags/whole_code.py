@@ -49,7 +49,7 @@ def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]
     if plan.conditions is None:
         return None
     names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
-    first = condition_lines(flag, names)
+    first = condition_lines(flag, names, cohorts)
     if first is None:
         return None
     second = plan_lines(plan.conditions, flag, plan.summary, names, "x")  # 7.x's names: x...
