@@ -73,6 +73,9 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         "NOP": NO_PERSON,
         "UL": _undecided,
         "DEBUG_ON": log.isEnabledFor,
+        # the logger's own answers to isEnabledFor, which logging clears when a level changes
+        # (CPython keeps them in Logger._cache; without it, isEnabledFor is asked every time)
+        "KNOWN_LEVELS": getattr(log, "_cache", {}),
     }
     label = f"get_feature_flag {flag.key!r:.80}"
     if not flag.active:
@@ -140,7 +143,8 @@ def _two_passes(
     first = condition_lines(flag, names, snapshot.cohort_table)
     if first is None:
         return None
-    undecided = "(UL(KEY) if DEBUG_ON(10) else None)"  # one call when debug logging is off
+    # no call at all when the logger already knows debug is off
+    undecided = "(UL(KEY) if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10) else None)"
     second = plan_lines(plan.conditions, flag, plan.summary, names, "x", undecided)
     if second is None:
         return None

@@ -128,6 +128,10 @@ def test_an_undecided_flag_is_said_at_debug(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.INFO, logger="posthog"):
         assert single("u1", {}, {"email": "x"}, None) is None
     assert caplog.text == ""
+    # debug turned on again after an answer "off" was remembered: said again
+    with caplog.at_level(logging.DEBUG, logger="posthog"):
+        assert single("u1", {}, {"email": "x"}, None) is None
+    assert "flag f could not be decided locally" in caplog.text
 
 
 def test_a_group_flag_whose_rules_raise_takes_the_full_path() -> None:
