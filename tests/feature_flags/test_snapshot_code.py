@@ -115,3 +115,34 @@ def test_definition_text_never_becomes_code_in_the_snapshot() -> None:
     all_flags_of(snapshot)("u", {}, {hostile: hostile}, {}, values, payloads, [])
     assert values == {hostile: True, hostile + "off": False}
     assert payloads == {hostile: hostile, hostile + "off": hostile}
+
+
+def test_on_an_event_loop_the_flags_are_walked_not_written_out_at_once() -> None:
+    """Writing 50 flags out is tens of milliseconds the first time: on a running event loop
+    (AsyncPosthog starts no thread to do it) the flags are walked, each compiled when met."""
+    import asyncio
+
+    mix = random_mix(13)
+    on_loop = _snapshot(mix["definitions"])
+    off_loop = _snapshot(mix["definitions"])
+    contexts = mix["contexts"][:30]
+
+    def answers(snapshot: FlagDefinitions) -> list[Any]:
+        out = []
+        for context in contexts:
+            person, group = augment_properties(
+                context["distinct_id"],
+                context["groups"],
+                context["person_properties"],
+                context["group_properties"],
+            )
+            out.append(local_flags(snapshot, context["distinct_id"], context["groups"], person, group))
+        return out
+
+    async def main() -> list[Any]:
+        return answers(on_loop)
+
+    walked = asyncio.run(main())
+    assert on_loop.all_flags is None  # nothing written out on the loop
+    assert walked == answers(off_loop)
+    assert off_loop.all_flags is not None
