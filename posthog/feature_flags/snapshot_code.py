@@ -8,7 +8,8 @@ name and payloads bound as names. What every kind of flag answers is decided at 
 
 - an inactive flag is off, whatever the context (its payload for ``False`` is looked up once);
 - an active flag that ensures experience continuity needs the server;
-- a group flag whose group was not given is off;
+- a group flag whose group was not given is off; with its group, one whose conditions neither
+  pass can read is undecided;
 - a plain person flag runs its compiled conditions, then (when 3.25.0's rules leave it
   undecided) its compiled 7.x plan, in one call (:mod:`.whole_code`);
 - anything else takes :func:`.flag_paths.evaluated`, as the loop does.
@@ -118,6 +119,8 @@ def _flag_block(i: str, flag: FlagDefinition, snapshot: FlagDefinitions, names: 
     if flag.plain:
         group_name = snapshot.group_type_mapping.get(flag.group_type_key)  # type: ignore[arg-type]
         if group_name is not None:
+            if flag.conditions_error is not None and not flag.newer_only_conditions:
+                return _unreadable_group(i, flag, group_name, names)
             return _group(i, flag, group_name, snapshot, names)
     return _generic(i, flag, names)
 
@@ -203,6 +206,22 @@ def _generic_at(i: str, flag: FlagDefinition, indent: str) -> list[str]:
         f"{indent}    und.append(K{i})",
         f"{indent}else:",
         *_store(i, flag, indent + "    "),
+    ]
+
+
+def _unreadable_group(i: str, flag: FlagDefinition, group_name: str, names: dict[str, Any]) -> list[str]:
+    """A group flag whose conditions neither pass can read: off without its group (decided
+    before the conditions are read), undecided with it."""
+    names[f"N{i}"] = group_name
+    off = lookup_payload(flag, False)
+    if off:
+        names[f"Q{i}"] = off
+    return [
+        f"    if N{i} in groups:",
+        f"        und.append(K{i})",
+        "    else:",
+        f"        values[K{i}] = False",
+        *([f"        payloads[K{i}] = Q{i}"] if off else []),
     ]
 
 
