@@ -94,6 +94,8 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
     if not flag.plain:
         return None
     person = flag.group_type_key is None
+    if not person and flag.conditions_error is not None and not flag.newer_only_conditions:
+        return _unreadable_group(flag, snapshot, names, label)
     # 3.25.0's rules raising: the full path (evaluation.evaluate_flag), as the walk takes it
     full = (
         "DE(KEY, EV(FLAG, S, did, groups, p, NOG))"
@@ -125,6 +127,27 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
             "        p.update(own)",
         ]
     return _made(["def single(did, groups, pp, gp):", *head, *passes], names, label)
+
+
+def _unreadable_group(
+    flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any], label: str
+) -> Optional[SingleFn]:
+    """A group flag whose conditions neither pass can read: off without its group (as the walk
+    says it), undecided with it, with the walk's debug line."""
+    group_name = snapshot.group_type_mapping.get(flag.group_type_key or "")
+    if group_name is None:
+        return None
+    names["NAME"], names["LD"] = group_name, log.debug
+    names["WHY"] = f"malformed definition: {flag.conditions_error}"
+    lines = [
+        "def single(did, groups, pp, gp):",
+        "    if NAME not in groups:",
+        "        return FULL(did, groups, pp, gp)",
+        "    if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
+        "        LD('flag %s could not be decided locally: %s', KEY, WHY)",
+        "    return None",
+    ]
+    return _made(lines, names, label)
 
 
 def _made(lines: list[str], names: dict[str, Any], label: str) -> SingleFn:

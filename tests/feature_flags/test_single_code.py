@@ -161,3 +161,43 @@ def test_a_group_flag_whose_rules_raise_takes_the_full_path() -> None:
     call = ("u1", {"company": "acme"}, None, {"company": {"n": [1]}})
     assert walk_flag(snapshot, flag, *call) is True
     assert single_of(flag, snapshot)(*call) is True
+
+
+def test_a_group_flag_neither_pass_can_read_answers_and_says_as_the_walk(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    snapshot = prepare(
+        FlagDefinitions.parse(
+            [
+                {
+                    "key": "broken",
+                    "active": True,
+                    "filters": {
+                        "aggregation_group_type_index": 0,
+                        "groups": [{"properties": [], "rollout_percentage": 100}],
+                        "multivariate": {"variants": [{"rollout_percentage": 100}]},  # no key
+                    },
+                }
+            ],
+            {"0": "company"},
+            {},
+        )
+    )
+    flag = snapshot.flag_table["broken"]
+    assert flag.conditions_error is not None and not flag.newer_only_conditions
+    single = single_of(flag, snapshot)
+    assert single.__class__.__name__ == "function"
+
+    def said(call: Any) -> list[str]:  # the debug lines (the definition's warning is said once)
+        return [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+
+    for call in [("u1", {"company": "acme"}, None, None), ("u1", {}, None, None)]:
+        with caplog.at_level(logging.DEBUG, logger="posthog"):
+            walked = walk_flag(snapshot, flag, *call)
+            said_by_walk = said(call)
+            caplog.clear()
+            assert single(*call) == walked
+            assert said(call) == said_by_walk
+            caplog.clear()
+    assert single("u1", {"company": "acme"}, None, None) is None
+    assert single("u1", {}, None, None) is False
