@@ -15,13 +15,11 @@ from .evaluation import FlagValue, Inconclusive, evaluate_flag, lookup_payload
 from .newer import evaluate_newer
 from .newer_plan import plan_for
 from .properties import Undecided
-from .whole_code import whole_of
 
 __all__ = [
     "KNOWN_UNDECIDED",
     "NO_GROUPS",
     "NO_PERSON",
-    "RAISED",
     "UNDECIDED",
     "decided",
     "evaluated",
@@ -35,7 +33,6 @@ log = logging.getLogger("posthog")
 
 NO_PERSON: Final[Mapping[str, Any]] = MappingProxyType({})
 NO_GROUPS: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
-RAISED: Final = object()  # 3.25.0's rules raised: the full path decides
 UNDECIDED: Final = object()  # neither pass decides
 KNOWN_UNDECIDED: Final = Inconclusive("neither 3.25.0's rules nor 7.x's can decide this flag locally")
 
@@ -171,8 +168,8 @@ def walk_flag(
     person_properties: Optional[Mapping[str, Any]],
     group_properties: Optional[Mapping[str, Mapping[str, Any]]],
 ) -> Optional[FlagValue]:
-    """One flag decided from ``snapshot``, or None: what the code of :mod:`.single_code` does
-    (its fallback, and its tests' reference)."""
+    """One flag decided from ``snapshot``, or None: what the code of :mod:`.single_code` does,
+    with each pass a call of its own (its fallback, and its tests' reference)."""
     key = flag.key
     if flag.group_type_key is None:
         # A person flag reads only the person's properties; the automatic distinct_id only when
@@ -187,16 +184,12 @@ def walk_flag(
         if flag.plain_person:
             # evaluate_flag's person-flag path, one call shorter; anything unusual takes the
             # full path (evaluation is pure, so running it again is safe).
-            cohorts = snapshot.cohort_table
             try:
-                matched = (flag.whole or whole_of(flag, cohorts))(distinct_id, person, cohorts)
+                matched = (flag.compiled or conditions_of(flag))(distinct_id, person, snapshot.cohort_table)
             except Exception:
-                matched = RAISED
+                matched = None
             if matched is True or matched is False or type(matched) is str:
                 return matched
-            if matched is None:  # neither pass decides
-                log.debug("flag %s could not be decided locally", key)
-                return None
             if type(matched) is Undecided:
                 # 3.25.0 gives up: 7.x's pass, without evaluating the flag the 3.x way again
                 newer = newer_person(flag, snapshot, distinct_id, groups, person, NO_GROUPS)

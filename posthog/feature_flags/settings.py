@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Optional, TypeVar, overload
 
-from .._kill_switch import ENV_DATA, ENV_KEY, env_disabled
+from .._kill_switch import env_disabled
 
 __all__ = ["Emit", "FlagSettings", "Setting"]
 
@@ -29,11 +29,7 @@ class FlagSettings:
 
     def is_disabled(self) -> bool:
         """``disabled``, or ``POSTHOG_DISABLED`` in the environment now."""
-        if self.disabled:
-            return True
-        if ENV_DATA is not None and ENV_KEY not in ENV_DATA:
-            return False  # surely absent (env_maybe_set, inlined: read on every flag call)
-        return env_disabled()
+        return self.disabled or env_disabled()
 
 
 T = TypeVar("T")

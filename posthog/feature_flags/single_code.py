@@ -24,12 +24,10 @@ from functools import partial
 from typing import Any, Final, Optional
 
 from ._codegen import make_function
-from .compiled import condition_lines
 from .definitions import FlagDefinition, FlagDefinitions
 from .evaluation import CONTINUITY
 from .flag_paths import NO_GROUPS, NO_PERSON, decided, evaluated, walk_flag
-from .newer_plan import plan_for
-from .plan_code import plan_lines
+from .whole_code import two_passes
 
 __all__ = ["SingleFn", "single_of"]
 
@@ -39,6 +37,13 @@ log = logging.getLogger("posthog")
 SingleFn = Callable[[Any, Mapping[str, Any], Optional[Mapping[str, Any]], Any], Any]
 
 _UNDECIDED_LINE: Final = "flag %s could not be decided locally"
+#: None, said at debug (no call at all when the logger already knows debug is off)
+_UNDECIDED_SAID: Final = "(UL(KEY) if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10) else None)"
+#: the lines that say at debug why the flag is not decided locally (``WHY``), as the walk says it
+_WHY_SAID: Final = [
+    "    if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
+    "        LD('flag %s could not be decided locally: %s', KEY, WHY)",
+]
 
 
 def _undecided(key: str) -> None:
@@ -84,13 +89,7 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         return None  # the walk says why once, then answers at once
     if flag.ensure_experience_continuity:
         names["LD"], names["WHY"] = log.debug, CONTINUITY.reason
-        lines = [
-            "def single(did, groups, pp, gp):",
-            "    if DEBUG_ON(10):",
-            "        LD('flag %s could not be decided locally: %s', KEY, WHY)",
-            "    return None",
-        ]
-        return _made(lines, names, label)
+        return _made(["def single(did, groups, pp, gp):", *_WHY_SAID, "    return None"], names, label)
     if not flag.plain:
         return None
     person = flag.group_type_key is None
@@ -102,7 +101,7 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         if person
         else "DE(KEY, EV(FLAG, S, did, groups, NOP, {NAME: p}))"
     )
-    passes = _two_passes(flag, snapshot, names, full)
+    passes = two_passes(flag, snapshot.cohort_table, names, _UNDECIDED_SAID, full)
     if passes is None:
         return None
     if person:
@@ -143,8 +142,7 @@ def _unreadable_group(
         "def single(did, groups, pp, gp):",
         "    if NAME not in groups:",
         "        return FULL(did, groups, pp, gp)",
-        "    if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
-        "        LD('flag %s could not be decided locally: %s', KEY, WHY)",
+        *_WHY_SAID,
         "    return None",
     ]
     return _made(lines, names, label)
@@ -153,33 +151,3 @@ def _unreadable_group(
 def _made(lines: list[str], names: dict[str, Any], label: str) -> SingleFn:
     made: SingleFn = make_function(lines, names, label)
     return made
-
-
-def _two_passes(
-    flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any], full: str
-) -> Optional[list[str]]:
-    """3.25.0's rules (raising: the expression ``full``), then 7.x's plan (raising: undecided),
-    on ``bid`` and ``p``; None when either cannot be written out."""
-    plan = plan_for(flag, snapshot.cohort_table)
-    if plan.conditions is None:
-        return None
-    first = condition_lines(flag, names, snapshot.cohort_table)
-    if first is None:
-        return None
-    # no call at all when the logger already knows debug is off
-    undecided = "(UL(KEY) if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10) else None)"
-    second = plan_lines(plan.conditions, flag, plan.summary, names, "x", undecided)
-    if second is None:
-        return None
-    return [
-        "    try:",
-        *(f"    {line}" for line in first),
-        "    except Exception:",
-        f"        return {full}",
-        "    if und is None:",
-        "        return False",
-        "    try:",
-        *(f"    {line}" for line in second),
-        "    except Exception:",
-        f"        return {undecided}",
-    ]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, Optional
 
 from ._codegen import make_function
 from .compiled import conditions_of
@@ -159,43 +159,42 @@ def _generic(i: str, flag: FlagDefinition, names: dict[str, Any]) -> list[str]:
 
 
 def _person(i: str, flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any]) -> list[str]:
-    """Both passes in one call (:mod:`.whole_code`); 7.x's plan after it only when the flag's
-    two passes could not be written as one function."""
+    """Both passes in one call (:mod:`.whole_code`); 7.x's pass after it (``NP``) only when the
+    flag's two passes could not be written as one function."""
     _payloads(i, flag, names)
-    names[f"W{i}"] = whole_of(flag, snapshot.cohort_table)
-    lines = [
-        "    try:",
-        f"        r = W{i}(did, person, CO)",
-        "    except Exception:",
-        "        r = RAISED",
-        "    if r is True or r is False or type(r) is str:",
-        *_store(i, flag, "        "),
-        "    elif r is None:",
-        f"        und.append(K{i})",
-    ]
-    if names[f"W{i}"] is not conditions_of(flag):
-        return [*lines, "    else:", *_generic_at(i, flag, "        ")]
-    run = plan_for(flag, snapshot.cohort_table).run
-    if run is not None:
-        names[f"R{i}"] = run
+    whole = whole_of(flag, snapshot.cohort_table)
+    names[f"W{i}"] = whole
+    newer: list[str] = []
+    if whole is conditions_of(flag):  # not written as one: 3.25.0's rules undecided, then 7.x's
         newer = [
-            "        try:",
-            f"            r = R{i}(did, person)",
-            "        except Exception:",  # e.g. comparing incomparable values: undecided, as 7.x
-            "            r = None",
+            "    elif type(r) is U:",
+            f"        r = NP(F{i}, S, did, groups, person, group)",
+            "        if r is None:",
+            f"            und.append(K{i})",
+            "        else:",
+            *_store(i, flag, "            "),
         ]
-    else:
-        newer = [f"        r = NP(F{i}, S, did, groups, person, group)"]
+    return _whole_call(i, flag, f"W{i}(did, person, CO)", "    ", newer)
+
+
+def _whole_call(
+    i: str, flag: FlagDefinition, call: str, indent: str, more: Optional[list[str]] = None
+) -> list[str]:
+    """``r = call`` (a whole_code function), its answer filed: decided, undecided (None), the
+    branches ``more`` (at this indentation), or anything else (3.25.0's rules raised, say)
+    through the full path."""
     return [
-        *lines,
-        "    elif type(r) is U:",
-        *newer,
-        "        if r is None:",
-        f"            und.append(K{i})",
-        "        else:",
-        *_store(i, flag, "            "),
-        "    else:",
-        *_generic_at(i, flag, "        "),
+        f"{indent}try:",
+        f"{indent}    r = {call}",
+        f"{indent}except Exception:",
+        f"{indent}    r = RAISED",
+        f"{indent}if r is True or r is False or type(r) is str:",
+        *_store(i, flag, indent + "    "),
+        f"{indent}elif r is None:",
+        f"{indent}    und.append(K{i})",
+        *(more or []),
+        f"{indent}else:",
+        *_generic_at(i, flag, indent + "    "),
     ]
 
 
@@ -212,17 +211,7 @@ def _generic_at(i: str, flag: FlagDefinition, indent: str) -> list[str]:
 def _unreadable_group(i: str, flag: FlagDefinition, group_name: str, names: dict[str, Any]) -> list[str]:
     """A group flag whose conditions neither pass can read: off without its group (decided
     before the conditions are read), undecided with it."""
-    names[f"N{i}"] = group_name
-    off = lookup_payload(flag, False)
-    if off:
-        names[f"Q{i}"] = off
-    return [
-        f"    if N{i} in groups:",
-        f"        und.append(K{i})",
-        "    else:",
-        f"        values[K{i}] = False",
-        *([f"        payloads[K{i}] = Q{i}"] if off else []),
-    ]
+    return _by_group(i, flag, group_name, names, [f"        und.append(K{i})"])
 
 
 def _group(
@@ -232,25 +221,12 @@ def _group(
     (:mod:`.whole_code`, on the group's key and properties, without cohorts), or
     ``flag_paths.group_flag`` when they could not be written as one function."""
     _payloads(i, flag, names)
-    names[f"N{i}"] = group_name
-    off = lookup_payload(flag, False)
-    if off:
-        names[f"Q{i}"] = off
     whole = whole_of(flag, snapshot.cohort_table)
     if whole is not conditions_of(flag):
         names[f"W{i}"] = whole
         given = [
             f"        o = group.get(N{i})",
-            "        try:",
-            f"            r = W{i}(groups[N{i}], NOP if o is None else o, None)",
-            "        except Exception:",
-            "            r = RAISED",
-            "        if r is True or r is False or type(r) is str:",
-            *_store(i, flag, "            "),
-            "        elif r is None:",
-            f"            und.append(K{i})",
-            "        else:",
-            *_generic_at(i, flag, "            "),
+            *_whole_call(i, flag, f"W{i}(groups[N{i}], NOP if o is None else o, None)", "        "),
         ]
     else:
         given = [
@@ -262,6 +238,18 @@ def _group(
             "        else:",
             *_store(i, flag, "            "),
         ]
+    return _by_group(i, flag, group_name, names, given)
+
+
+def _by_group(
+    i: str, flag: FlagDefinition, group_name: str, names: dict[str, Any], given: list[str]
+) -> list[str]:
+    """``given`` when the flag's group (bound as ``N<i>``) was passed; else off, as
+    ``evaluate_flag`` decides before it reads the conditions."""
+    names[f"N{i}"] = group_name
+    off = lookup_payload(flag, False)
+    if off:
+        names[f"Q{i}"] = off
     return [
         f"    if N{i} in groups:",
         *given,

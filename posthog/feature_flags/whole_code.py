@@ -23,7 +23,7 @@ from .definitions import FlagDefinition, PropertyGroup
 from .newer_plan import plan_for
 from .plan_code import plan_lines
 
-__all__ = ["WholeFn", "whole_of"]
+__all__ = ["WholeFn", "two_passes", "whole_of"]
 
 #: ``(bucketing_id, properties, cohorts)`` → the flag's answer (see the module's docstring)
 WholeFn = Callable[[object, Mapping[str, Any], Optional[Mapping[str, PropertyGroup]]], Any]
@@ -45,25 +45,48 @@ def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]
 
 
 def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
+    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
+    body = two_passes(flag, cohorts, names)
+    if body is None:
+        return None
+    made: WholeFn = make_function(["def whole(bid, p, cohorts):", *body], names, f"flag {flag.key!r:.80}")
+    return made
+
+
+def two_passes(
+    flag: FlagDefinition,
+    cohorts: Optional[Mapping[str, PropertyGroup]],
+    names: dict[str, Any],
+    undecided: str = "None",
+    raised: Optional[str] = None,
+) -> Optional[list[str]]:
+    """The lines (of ``bid``, ``p`` and ``cohorts``) that answer the flag: 3.25.0's rules, then,
+    when they leave it undecided, 7.x's plan, where an error means undecided. ``undecided`` is
+    the expression returned when neither decides; with ``raised``, an error in 3.25.0's rules
+    returns that expression instead of reaching the caller. None when either pass cannot be
+    written out."""
     plan = plan_for(flag, cohorts)
     if plan.conditions is None:
         return None
-    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
     first = condition_lines(flag, names, cohorts)
     if first is None:
         return None
-    second = plan_lines(plan.conditions, flag, plan.summary, names, "x")  # 7.x's names: x...
+    second = plan_lines(plan.conditions, flag, plan.summary, names, "x", undecided)  # 7.x's: x...
     if second is None:
         return None
-    lines = [
-        "def whole(bid, p, cohorts):",
+    if raised is not None:
+        first = [
+            "    try:",
+            *(f"    {line}" for line in first),
+            "    except Exception:",
+            f"        return {raised}",
+        ]
+    return [
         *first,
         "    if und is None:",
         "        return False",
         "    try:",  # 3.25.0 cannot decide: 7.x's pass, where an error means undecided
         *(f"    {line}" for line in second),
         "    except Exception:",
-        "        return None",
+        f"        return {undecided}",
     ]
-    made: WholeFn = make_function(lines, names, f"flag {flag.key!r:.80}")
-    return made

@@ -146,3 +146,25 @@ def test_on_an_event_loop_the_flags_are_walked_not_written_out_at_once() -> None
     assert on_loop.all_flags is None  # nothing written out on the loop
     assert walked == answers(off_loop)
     assert off_loop.all_flags is not None
+
+
+def test_a_person_flag_whose_passes_are_not_written_as_one_gets_7x_answer() -> None:
+    """A flag that depends on another has no 7.x plan to write out: after 3.25.0's rules leave
+    it undecided, the general 7.x pass decides it, as in the loop."""
+    base = {
+        "key": "base",
+        "active": True,
+        "filters": {"groups": [{"properties": [], "rollout_percentage": 100}]},
+    }
+    dependency = {"key": "base", "type": "flag", "operator": "flag_evaluates_to", "value": True}
+    dependent = {
+        "key": "dependent",
+        "active": True,
+        "filters": {"groups": [{"properties": [{**dependency, "dependency_chain": ["base"]}]}]},
+    }
+    snapshot = FlagDefinitions.parse([base, dependent], {}, {})
+    written, walked = _both(
+        snapshot, {"distinct_id": "u1", "groups": {}, "person_properties": {}, "group_properties": {}}
+    )
+    assert written == walked
+    assert written[0] == [("base", True), ("dependent", True)]  # decided by 7.x's pass
