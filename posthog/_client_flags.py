@@ -14,6 +14,7 @@ from ._kill_switch import ENV_DATA, ENV_KEY
 from ._validation import require_id, require_mapping, require_str
 from .contexts import _current
 from .exceptions import InvalidTypeError
+from .feature_flags.single_code import single_of
 from .types import (
     FeatureFlagResult,
     FlagsAndPayloads,
@@ -168,10 +169,37 @@ class FlagMethods(FlagAttributes):
         # self.disabled, inlined (POSTHOG_DISABLED read only when it may be set)
         if flags.settings.disabled or ((ENV_DATA is None or ENV_KEY in ENV_DATA) and self.disabled):
             return None
-        return flags.get_feature_flag(
+        if groups is None:
+            groups = NO_GROUPS
+        if not flags.inline_local:
+            return flags.get_feature_flag(
+                key,
+                distinct_id,
+                groups,
+                person_properties,
+                group_properties,
+                only_evaluate_locally,
+                send_feature_flag_events,
+                disable_geoip,
+            )
+        # the local answer of flags.get_feature_flag, inlined (the hottest call of the SDK)
+        source = flags.source
+        snapshot = source.snapshot
+        if snapshot is None or source.poller is not None:
+            snapshot = source.current()
+        flag = None if snapshot is None else snapshot.flag_table.get(key)
+        value: Optional[FlagValue] = None
+        if flag is not None:
+            value = (flag.single or single_of(flag, snapshot))(  # type: ignore[arg-type]
+                distinct_id, groups, person_properties, group_properties
+            )
+        if not send_feature_flag_events and (value is not None or only_evaluate_locally):
+            return value
+        return flags.finish_flag(
             key,
             distinct_id,
-            groups or NO_GROUPS,
+            value,
+            groups,
             person_properties,
             group_properties,
             only_evaluate_locally,

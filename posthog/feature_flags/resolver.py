@@ -52,6 +52,9 @@ class FlagResolver:
         cache_provider: Any = None,
     ) -> None:
         self.settings = settings
+        #: whether the client may compute :meth:`get_feature_flag`'s local answer itself, then
+        #: call :meth:`finish_flag` (a subclass that answers differently sets it False)
+        self.inline_local = True
         self.transport = transport
         self._emit = emit
         self.called_events = CalledEvents()
@@ -156,14 +159,39 @@ class FlagResolver:
         snapshot = source.snapshot
         if snapshot is None or source.poller is not None:
             snapshot = source.current()
-        # local_flag, inlined (the hottest call of the SDK)
         flag = None if snapshot is None else snapshot.flag_table.get(key)
         value: Optional[FlagValue] = None
         if flag is not None:
             single = flag.single or single_of(flag, snapshot)  # type: ignore[arg-type]
             value = single(distinct_id, groups, person_properties, group_properties)
+        return self.finish_flag(
+            key,
+            distinct_id,
+            value,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            send_feature_flag_events,
+            disable_geoip,
+        )
+
+    def finish_flag(
+        self,
+        key: str,
+        distinct_id: Any,
+        value: Optional[FlagValue],
+        groups: Mapping[str, Any],
+        person_properties: Optional[Mapping[str, Any]],
+        group_properties: Optional[Mapping[str, Mapping[str, Any]]],
+        only_evaluate_locally: bool,
+        send_feature_flag_events: bool,
+        disable_geoip: Optional[bool],
+    ) -> Optional[FlagValue]:
+        """:meth:`get_feature_flag` after the local answer ``value`` (None: undecided): the
+        server when allowed, then ``$feature_flag_called``."""
         answer = NO_ANSWER
-        if value is None and not only_evaluate_locally and not source.local_only:  # may_ask
+        if value is None and not only_evaluate_locally and not self.source.local_only:  # may_ask
             person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
             body = self.flags_body(distinct_id, groups, person, group, disable_geoip, [key])
             answer = self._remote_flag(key, body)

@@ -9,6 +9,7 @@ properties its kind reads, runs 3.25.0's rules, then (undecided) 7.x's, with a c
   the debug line the walk logs;
 - a plain person flag, or a plain group flag of a known group type, builds the properties it
   reads, runs its conditions, then its 7.x plan, inline (:mod:`.whole_code`'s two passes);
+- a flag no context can decide takes the walk once (which says why), then answers None;
 - anything else (and a group not given) takes the walk; 3.25.0's rules raising take the full
   path (:func:`.evaluation.evaluate_flag`), as the walk does.
 
@@ -26,7 +27,7 @@ from typing import Any, Final, Optional
 from ._codegen import make_function
 from .definitions import FlagDefinition, FlagDefinitions
 from .evaluation import CONTINUITY
-from .flag_paths import NO_GROUPS, NO_PERSON, decided, evaluated, walk_flag
+from .flag_paths import KNOWN_UNDECIDED, NO_GROUPS, NO_PERSON, decided, evaluated, walk_flag
 from .whole_code import two_passes
 
 __all__ = ["SingleFn", "single_of"]
@@ -86,7 +87,16 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
     if not flag.active:
         return _made(["def single(did, groups, pp, gp):", "    return False"], names, label)
     if flag.undecidable:
-        return None  # the walk says why once, then answers at once
+        # the walk says why once (and marks the flag known); then only that it is not decided
+        names["LD"], names["WHY"] = log.debug, KNOWN_UNDECIDED.reason
+        lines = [
+            "def single(did, groups, pp, gp):",
+            "    if not FLAG.known_undecided:",
+            "        return FULL(did, groups, pp, gp)",
+            *_WHY_SAID,
+            "    return None",
+        ]
+        return _made(lines, names, label)
     if flag.ensure_experience_continuity:
         names["LD"], names["WHY"] = log.debug, CONTINUITY.reason
         return _made(["def single(did, groups, pp, gp):", *_WHY_SAID, "    return None"], names, label)

@@ -46,6 +46,7 @@ class _RecordingFlags(FlagResolver):
         )
         self.overrides = overrides
         self.local_only = True
+        self.inline_local = False  # get_feature_flag consults the overrides first
 
     def get_feature_flag(
         self,

@@ -131,6 +131,7 @@ def test_leader_and_follower_answer_alike_and_follow_a_change(fake_server: FakeP
             # The follower read everything from the cache; only the leader asked the API.
             assert follower.flag_definitions_stats.polls == 0
             assert follower.flag_definitions_stats.cache_reads >= 2
+            leader.shutdown()  # no poll in flight while the two counts are read
             assert leader.flag_definitions_stats.polls == len(fake_server.requests_to(DEFINITIONS_PATH))
         finally:
             follower.shutdown()

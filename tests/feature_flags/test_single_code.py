@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks._rows_flags_random import random_mix
 from posthog.feature_flags.definitions import FlagDefinitions
-from posthog.feature_flags.flag_paths import walk_flag
+from posthog.feature_flags.flag_paths import KNOWN_UNDECIDED, walk_flag
 from posthog.feature_flags.single_code import single_of
 from posthog.feature_flags.snapshot_code import prepare
 
@@ -201,3 +201,32 @@ def test_a_group_flag_neither_pass_can_read_answers_and_says_as_the_walk(
             caplog.clear()
     assert single("u1", {"company": "acme"}, None, None) is None
     assert single("u1", {}, None, None) is False
+
+
+def test_a_flag_no_context_can_decide_says_why_once_then_answers_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    snapshot = prepare(
+        FlagDefinitions.parse(
+            [{"key": "lost", "active": True, "filters": {"aggregation_group_type_index": 5, "groups": []}}],
+            {"0": "company"},
+            {},
+        )
+    )
+    flag = snapshot.flag_table["lost"]
+    assert flag.undecidable
+    single = single_of(flag, snapshot)
+    assert single.__class__.__name__ == "function"  # written out, not the walk
+    call = ("u1", {"company": "acme"}, None, None)
+    with caplog.at_level(logging.DEBUG, logger="posthog"):
+        assert single(*call) is None  # the first call takes the walk, which says why
+        first = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        assert single(*call) is None
+        later = [r.getMessage() for r in caplog.records]
+        caplog.clear()
+        assert walk_flag(snapshot, flag, *call) is None
+        walked = [r.getMessage() for r in caplog.records]
+    assert any("unknown group type index 5" in line for line in first)
+    assert flag.known_undecided
+    assert later == walked == [f"flag lost could not be decided locally: {KNOWN_UNDECIDED.reason}"]
