@@ -149,8 +149,14 @@ def evaluate_flag(
     if newer is not None:
         return newer
     if error is not None:
-        _log_once(logging.ERROR, flag.key, "error while computing the flag locally: %r", error)
+        log_local_error(flag.key, error)
     return inconclusive
+
+
+def log_local_error(flag_key: str, error: BaseException) -> None:
+    """Log (once per flag and error text) that computing the flag locally raised ``error``, which
+    neither 3.25.0's rules nor 7.x's could get past; None, for generated code's return."""
+    _log_once(logging.ERROR, flag_key, "error while computing the flag locally: %r", error)
 
 
 def match_conditions(

@@ -9,7 +9,9 @@ first ends. What the function returns:
 - ``None``: neither decides (7.x's pass raising included, as 7.x's own callers treat it);
 - an :class:`~.properties.Undecided` member: only when the flag's plan cannot be written out
   (the function is then :func:`.compiled.conditions_of`'s): the caller runs 7.x's pass;
-- it raises where 3.25.0's rules raise: the caller takes the full path, as for the conditions.
+- where 3.25.0's rules raise, 7.x's pass answers; when it does not decide either, the error is
+  logged (once) as :func:`.evaluation.evaluate_flag` logs it, and the answer is None. Only
+  :func:`.compiled.conditions_of`'s function raises: the caller takes the full path.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Optional
 from ._codegen import make_function
 from .compiled import condition_lines, conditions_of
 from .definitions import FlagDefinition, PropertyGroup
+from .evaluation import log_local_error
 from .newer_plan import plan_for
 from .plan_code import plan_lines
 
@@ -45,8 +48,8 @@ def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]
 
 
 def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
-    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag}
-    body = two_passes(flag, cohorts, names)
+    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag, "LE": log_local_error}
+    body = two_passes(flag, cohorts, names, "(None if err is None else LE(KEY, err))", errors_to_newer=True)
     if body is None:
         return None
     made: WholeFn = make_function(["def whole(bid, p, cohorts):", *body], names, f"flag {flag.key!r:.80}")
@@ -59,12 +62,14 @@ def two_passes(
     names: dict[str, Any],
     undecided: str = "None",
     raised: Optional[str] = None,
+    *,
+    errors_to_newer: bool = False,
 ) -> Optional[list[str]]:
     """The lines (of ``bid``, ``p`` and ``cohorts``) that answer the flag: 3.25.0's rules, then,
     when they leave it undecided, 7.x's plan, where an error means undecided. ``undecided`` is
-    the expression returned when neither decides; with ``raised``, an error in 3.25.0's rules
-    returns that expression instead of reaching the caller. None when either pass cannot be
-    written out."""
+    the expression returned when neither decides. An error in 3.25.0's rules reaches the caller;
+    with ``raised``, the function returns that expression instead; with ``errors_to_newer``, 7.x's
+    plan runs, the error bound as ``err`` (which ``undecided`` may read; else None)."""
     plan = plan_for(flag, cohorts)
     if plan.conditions is None:
         return None
@@ -74,7 +79,15 @@ def two_passes(
     second = plan_lines(plan.conditions, flag, plan.summary, names, "x", undecided)  # 7.x's: x...
     if second is None:
         return None
-    if raised is not None:
+    if errors_to_newer:
+        first = [
+            "    err = None",
+            "    try:",
+            *(f"    {line}" for line in first),
+            "    except Exception as exc:",
+            "        err = und = exc",
+        ]
+    elif raised is not None:
         first = [
             "    try:",
             *(f"    {line}" for line in first),

@@ -8,6 +8,7 @@ take several generated functions.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -168,3 +169,50 @@ def test_a_person_flag_whose_passes_are_not_written_as_one_gets_7x_answer() -> N
     )
     assert written == walked
     assert written[0] == [("base", True), ("dependent", True)]  # decided by 7.x's pass
+
+
+def test_a_person_flag_whose_3x_rules_raise_gets_7x_answer_and_the_error_is_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As ``evaluate_flag``: 3.25.0's rules raising (a list compared with a number) is undecided
+    for 3.25.0; 7.x's pass answers, and only when it does not decide either is the error logged."""
+    raising = {"key": "age", "operator": "gt", "value": 10, "type": "person"}
+    flags = [
+        {  # 7.x undecided too (a property nobody gives): the error is logged
+            "key": "raises-then-undecided",
+            "active": True,
+            "filters": {
+                "groups": [{"properties": [raising]}, {"properties": [{"key": "nope", "value": "x"}]}]
+            },
+        },
+        {  # 7.x decides: semver_gt, which 3.25.0 does not know
+            "key": "raises-then-7x",
+            "active": True,
+            "filters": {
+                "groups": [
+                    {"properties": [{"key": "version", "operator": "semver_gt", "value": "1.0.0"}]},
+                    {"properties": [raising]},
+                ]
+            },
+        },
+    ]
+    snapshot = prepare(FlagDefinitions.parse(flags, {}, {}))
+    context = {
+        "distinct_id": "u1",
+        "groups": {},
+        "person_properties": {"age": [1, 2], "version": "2.0.0"},
+        "group_properties": {},
+    }
+    with caplog.at_level(logging.DEBUG, logger="posthog"):
+        values: dict[str, Any] = {}
+        undecided: list[str] = []
+        all_flags_of(snapshot)(
+            "u1", {}, {"distinct_id": "u1", **context["person_properties"]}, {}, values, {}, undecided
+        )
+    assert values == {"raises-then-7x": True} and undecided == ["raises-then-undecided"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert _both(snapshot, context)[1] == [list(values.items()), [], undecided]  # as the loop
+    assert errors == [
+        "[FEATURE FLAGS] flag raises-then-undecided: error while computing the flag locally: "
+        "TypeError(\"'>' not supported between instances of 'list' and 'float'\")"
+    ]
