@@ -45,12 +45,25 @@ def parse_relative_date(text: str) -> Optional[tuple[int, str]]:
 _PROBE_DEFAULTS: Final = (datetime(2004, 1, 1), datetime(2008, 3, 15))
 
 
-def _parse_with_default(text: str, default: Optional[datetime]) -> Optional[datetime]:
+#: dateutil's messages for a text it finds no date in, before it reads the default date: such a
+#: text is no date whatever the default (older dateutil words them otherwise: both probes run)
+_NO_DATE_ANY_DAY: Final = ("Unknown string format: %s", "String does not contain a date: %s")
+
+
+class _NoDateAnyDay(Exception):
+    """The text is no date, whatever the default date."""
+
+
+def _parse_with_default(text: str, default: Optional[datetime], strict: bool = False) -> Optional[datetime]:
+    """dateutil's parse (naive → UTC), None when it fails; with ``strict``, :class:`_NoDateAnyDay`
+    when it fails before reading ``default``."""
     try:
         from dateutil import parser as date_parser  # imported on first use: it is slow to import
 
         parsed = date_parser.parse(text, default=default)
-    except Exception:  # ParserError, OverflowError, ...: 3.x treats all as "not a valid format"
+    except Exception as exc:  # ParserError, OverflowError, ...: 3.x treats all as "not a valid format"
+        if strict and isinstance(exc, ValueError) and exc.args[:1] and exc.args[0] in _NO_DATE_ANY_DAY:
+            raise _NoDateAnyDay from None
         return None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
@@ -58,7 +71,10 @@ def _parse_with_default(text: str, default: Optional[datetime]) -> Optional[date
 @lru_cache(maxsize=4096)
 def classify_date_text(text: str) -> tuple[DateForm, Optional[datetime]]:
     """Whether ``text`` is an absolute date (parsed once), depends on today, or is no date."""
-    first = _parse_with_default(text, _PROBE_DEFAULTS[0])
+    try:
+        first = _parse_with_default(text, _PROBE_DEFAULTS[0], strict=True)
+    except _NoDateAnyDay:
+        return DateForm.INVALID, None  # one parse tells: the second default cannot help
     second = _parse_with_default(text, _PROBE_DEFAULTS[1])
     if first is None and second is None:
         return DateForm.INVALID, None

@@ -14,7 +14,6 @@ reads 3.25.0's own operators differently (learnt from its answers, black box,
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sys
@@ -27,7 +26,7 @@ from typing import Any, Final, Optional
 from .dates import parse_date_text, parse_relative_date
 from .filters import Operator, PropertyFilter
 from .properties import MATCHERS, relative_operand
-from .semver import match_affix, match_semver
+from .semver import json_text, match_affix, match_semver
 
 __all__ = ["compile_date", "match_date", "match_old_operator", "match_property"]
 
@@ -55,7 +54,7 @@ def _text(value: Any) -> str:
             return float.__repr__(value)  # what json.dumps writes
         raise _NoText
     try:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        return json_text(value)
     except (TypeError, ValueError) as exc:
         raise _NoText from exc
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final, Optional
 
 from .filters import Operator
 
-__all__ = ["match_affix", "match_semver", "parse_version"]
+__all__ = ["json_text", "match_affix", "match_semver", "parse_version"]
 
 Version = tuple[int, int, int]
 
@@ -138,6 +139,10 @@ def match_affix(operator: Operator, filter_value: Any, value: Any) -> Optional[b
     return not text.endswith(affix)
 
 
+#: ``json.dumps(value, ensure_ascii=False, allow_nan=False)``, without making an encoder per call
+json_text: Final[Callable[[Any], str]] = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+
+
 def _json_text(value: Any) -> str:
     """JSON's spelling of a value; TypeError/ValueError for one it cannot spell (``inf`` too)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return json_text(value)

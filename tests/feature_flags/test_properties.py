@@ -323,3 +323,36 @@ def test_regex_and_numbers_are_prepared_once() -> None:
     assert regex.pattern.pattern == "^a+$"
     assert isinstance(number, PropertyFilter) and number.number == 1000.0
     assert isinstance(exact, PropertyFilter) and exact.folded_choices == frozenset({"a", "1"})
+
+
+@pytest.mark.parametrize("text", ["pro plan", "x@PostHog.com", "1_0", " ", "inf"])
+def test_a_text_dateutil_finds_no_date_in_is_parsed_once(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the default date, dateutil finds no date in these: one parse tells (not one per
+    probe default), and the text is no date, as 3.25.0's parse says."""
+    from posthog.feature_flags.dates import classify_date_text
+
+    calls: list[Any] = []
+    parse = dateutil_parser.parse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(dateutil_parser, "parse", counted)
+    classify_date_text.cache_clear()
+    assert classify_date_text(text) == (DateForm.INVALID, None)
+    assert len(calls) == 1
+    with pytest.raises(ValueError):
+        parse(text)  # as 3.25.0 parses it: no date
+
+
+def test_a_text_that_is_a_date_on_some_days_is_still_probed_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from posthog.feature_flags.dates import classify_date_text
+
+    calls: list[Any] = []
+    parse = dateutil_parser.parse
+    monkeypatch.setattr(dateutil_parser, "parse", lambda *a, **k: calls.append(a) or parse(*a, **k))
+    classify_date_text.cache_clear()
+    assert classify_date_text("June 5")[0] is DateForm.DYNAMIC
+    assert classify_date_text("Feb 30")[0] is DateForm.INVALID  # fails when the date is built
+    assert len(calls) == 4
