@@ -10,8 +10,8 @@ properties its kind reads, runs 3.25.0's rules, then (undecided) 7.x's, with a c
 - a plain person flag, or a plain group flag of a known group type, builds the properties it
   reads, runs its conditions, then its 7.x plan, inline (:mod:`.whole_code`'s two passes);
 - a flag no context can decide takes the walk once (which says why), then answers None;
-- anything else (and a group not given) takes the walk; 3.25.0's rules raising take the full
-  path (:func:`.evaluation.evaluate_flag`), as the walk does.
+- anything else (and a group not given) takes the walk. Where 3.25.0's rules raise, 7.x's pass
+  answers; undecided, the error is logged once and said at debug, as the walk does.
 
 The answers are the walk's, by construction (tested against it on the differential
 generator's cases). The source holds structure only (:mod:`._codegen`).
@@ -26,8 +26,8 @@ from typing import Any, Final, Optional
 
 from ._codegen import make_function
 from .definitions import FlagDefinition, FlagDefinitions
-from .evaluation import CONTINUITY
-from .flag_paths import KNOWN_UNDECIDED, NO_GROUPS, NO_PERSON, decided, evaluated, walk_flag
+from .evaluation import CONTINUITY, log_local_error
+from .flag_paths import KNOWN_UNDECIDED, walk_flag
 from .whole_code import two_passes
 
 __all__ = ["SingleFn", "single_of"]
@@ -38,8 +38,11 @@ log = logging.getLogger("posthog")
 SingleFn = Callable[[Any, Mapping[str, Any], Optional[Mapping[str, Any]], Any], Any]
 
 _UNDECIDED_LINE: Final = "flag %s could not be decided locally"
-#: None, said at debug (no call at all when the logger already knows debug is off)
-_UNDECIDED_SAID: Final = "(UL(KEY) if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10) else None)"
+#: None, said at debug (no call at all when the logger already knows debug is off); after an
+#: error in 3.25.0's rules (``err``), the error logged once and said at debug, as the walk does
+_UNDECIDED_SAID: Final = (
+    "(UE(KEY, err) if err is not None else UL(KEY) if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10) else None)"
+)
 #: the lines that say at debug why the flag is not decided locally (``WHY``), as the walk says it
 _WHY_SAID: Final = [
     "    if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
@@ -50,6 +53,13 @@ _WHY_SAID: Final = [
 def _undecided(key: str) -> None:
     """Say at debug that neither pass decides (called when debug logging is on)."""
     log.debug(_UNDECIDED_LINE, key)
+
+
+def _undecided_after(key: str, error: Exception) -> None:
+    """3.25.0's rules raised ``error`` and 7.x's pass does not decide: the error logged (once)
+    and the flag said undecided at debug, as :func:`.evaluation.evaluate_flag` and the walk do."""
+    log_local_error(key, error)
+    log.debug("flag %s could not be decided locally: %s", key, f"{type(error).__name__}: {error}")
 
 
 def single_of(flag: FlagDefinition, snapshot: FlagDefinitions) -> SingleFn:
@@ -72,12 +82,8 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         "KEY": flag.key,
         "FLAG": flag,
         "FULL": partial(walk_flag, snapshot, flag),
-        "DE": decided,
-        "EV": evaluated,
-        "S": snapshot,
-        "NOG": NO_GROUPS,
-        "NOP": NO_PERSON,
         "UL": _undecided,
+        "UE": _undecided_after,
         "DEBUG_ON": log.isEnabledFor,
         # the logger's own answers to isEnabledFor, which logging clears when a level changes
         # (CPython keeps them in Logger._cache; without it, isEnabledFor is asked every time)
@@ -105,13 +111,8 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
     person = flag.group_type_key is None
     if not person and flag.conditions_error is not None and not flag.newer_only_conditions:
         return _unreadable_group(flag, snapshot, names, label)
-    # 3.25.0's rules raising: the full path (evaluation.evaluate_flag), as the walk takes it
-    full = (
-        "DE(KEY, EV(FLAG, S, did, groups, p, NOG))"
-        if person
-        else "DE(KEY, EV(FLAG, S, did, groups, NOP, {NAME: p}))"
-    )
-    passes = two_passes(flag, snapshot.cohort_table, names, _UNDECIDED_SAID, full)
+    # 3.25.0's rules raising: 7.x's pass, as evaluation.evaluate_flag runs it on the walk's path
+    passes = two_passes(flag, snapshot.cohort_table, names, _UNDECIDED_SAID, errors_to_newer=True)
     if passes is None:
         return None
     if person:

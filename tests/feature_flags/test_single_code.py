@@ -8,6 +8,7 @@ flag: inactive, continuity, person, group (given or not), malformed.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import pytest
@@ -134,10 +135,10 @@ def test_an_undecided_flag_is_said_at_debug(caplog: pytest.LogCaptureFixture) ->
     assert "flag f could not be decided locally" in caplog.text
 
 
-def test_a_group_flag_whose_rules_raise_takes_the_full_path() -> None:
-    """Comparing a list with a number raises in 3.25.0's rules: the whole flag is then decided
-    by the full path (here by 7.x's rules, where the comparison fails and the next condition,
-    everyone, matches), as the walk decides it."""
+def test_a_group_flag_whose_rules_raise_gets_7x_answer() -> None:
+    """Comparing a list with a number raises in 3.25.0's rules: the flag is then decided by
+    7.x's (where the comparison fails and the next condition, everyone, matches), as the walk
+    decides it."""
     snapshot = prepare(
         FlagDefinitions.parse(
             [
@@ -230,3 +231,38 @@ def test_a_flag_no_context_can_decide_says_why_once_then_answers_at_once(
     assert any("unknown group type index 5" in line for line in first)
     assert flag.known_undecided
     assert later == walked == [f"flag lost could not be decided locally: {KNOWN_UNDECIDED.reason}"]
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_rules_that_raise_and_7x_undecided_log_and_say_as_the_walk(
+    group: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """3.25.0's rules raise (a list compared with a number), 7.x's pass does not decide (a
+    property nobody gives): None, the error logged once and the reason said at debug, as the
+    walk (``evaluate_flag``) logs and says them."""
+    kind = "group" if group else "person"
+    filters: dict[str, Any] = {
+        "groups": [
+            {"properties": [{"key": "n", "value": 5, "operator": "gt", "type": kind}]},
+            {"properties": [{"key": "absent", "value": "x", "type": kind}]},
+        ]
+    }
+    if group:
+        filters["aggregation_group_type_index"] = 0
+    call: tuple[Any, ...] = (
+        ("u1", {"company": "acme"}, None, {"company": {"n": [1]}}) if group else ("u1", {}, {"n": [1]}, None)
+    )
+    lines = {}
+    for side in ("single", "walk"):
+        key = f"raises-{kind}-{side}"  # the error is logged once per flag: a key per side
+        snapshot = prepare(
+            FlagDefinitions.parse([{"key": key, "active": True, "filters": filters}], {"0": "company"}, {})
+        )
+        flag = snapshot.flag_table[key]
+        answer = single_of(flag, snapshot) if side == "single" else partial(walk_flag, snapshot, flag)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="posthog"):
+            assert answer(*call) is None
+        lines[side] = [(r.levelno, r.getMessage().replace(key, "KEY")) for r in caplog.records]
+    assert lines["single"] == lines["walk"]
+    assert [level for level, _ in lines["single"]] == [logging.ERROR, logging.DEBUG]
