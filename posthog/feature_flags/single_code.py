@@ -50,6 +50,15 @@ _WHY_SAID: Final = [
 ]
 
 
+#: a group flag whose group was not passed: off, said at debug as evaluate_flag says it
+_GROUP_NOT_GIVEN: Final = [
+    "    if NAME not in groups:",
+    "        if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
+    "            LD('[FEATURE FLAGS] group flag %s needs group %r, which was not passed', KEY, NAME)",
+    "        return False",
+]
+
+
 def _undecided(key: str) -> None:
     """Say at debug that neither pass decides (called when debug logging is on)."""
     log.debug(_UNDECIDED_LINE, key)
@@ -127,9 +136,9 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         if group_name is None:
             return None
         names["cohorts"], names["NAME"] = None, group_name  # group flags never read cohorts
+        names["LD"] = log.debug
         head = [
-            "    if NAME not in groups:",
-            "        return FULL(did, groups, pp, gp)",  # off, said as the walk says it
+            *_GROUP_NOT_GIVEN,
             "    bid = groups[NAME]",
             "    own = gp.get(NAME) if gp else None",
             "    p = {'$group_key': bid}",
@@ -151,8 +160,7 @@ def _unreadable_group(
     names["WHY"] = f"malformed definition: {flag.conditions_error}"
     lines = [
         "def single(did, groups, pp, gp):",
-        "    if NAME not in groups:",
-        "        return FULL(did, groups, pp, gp)",
+        *_GROUP_NOT_GIVEN,
         *_WHY_SAID,
         "    return None",
     ]

@@ -266,3 +266,26 @@ def test_rules_that_raise_and_7x_undecided_log_and_say_as_the_walk(
         lines[side] = [(r.levelno, r.getMessage().replace(key, "KEY")) for r in caplog.records]
     assert lines["single"] == lines["walk"]
     assert [level for level, _ in lines["single"]] == [logging.ERROR, logging.DEBUG]
+
+
+def test_a_group_flag_without_its_group_is_off_and_said_as_the_walk(caplog: pytest.LogCaptureFixture) -> None:
+    group_filter = {"key": "plan", "value": "pro", "type": "group"}
+    definition = {"aggregation_group_type_index": 0, "groups": [{"properties": [group_filter]}]}
+    snapshot = prepare(
+        FlagDefinitions.parse([{"key": "org", "active": True, "filters": definition}], {"0": "company"}, {})
+    )
+    flag = snapshot.flag_table["org"]
+    single = single_of(flag, snapshot)
+    assert single.__class__.__name__ == "function"
+    said = {}
+    for side, answer in (("single", single), ("walk", partial(walk_flag, snapshot, flag))):
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="posthog"):
+            assert answer("u1", {"project": "p1"}, None, {"company": {"plan": "pro"}}) is False
+        said[side] = [r.getMessage() for r in caplog.records]
+    assert (
+        said["single"]
+        == said["walk"]
+        == ["[FEATURE FLAGS] group flag org needs group 'company', which was not passed"]
+    )
+    assert single("u1", {"company": "acme"}, None, {"company": {"plan": "pro"}}) is True
