@@ -317,13 +317,15 @@ class FlagMethods(FlagAttributes):
         only_evaluate_locally: bool,
         disable_geoip: Optional[bool],
     ) -> FlagsAndPayloads:
-        if self.disabled:
+        flags = self._flags
+        # self.disabled, inlined as in get_feature_flag
+        if flags.settings.disabled or ((ENV_DATA is None or ENV_KEY in ENV_DATA) and self.disabled):
             return {"featureFlags": None, "featureFlagPayloads": None}
         if type(distinct_id) is not str and type(distinct_id) is not int:
             require_id("distinct_id", distinct_id)
         if groups is not None and type(groups) is not dict:
             require_mapping("groups", groups)
-        return self._flags.get_all_flags_and_payloads(
+        return flags.get_all_flags_and_payloads(
             distinct_id,
             groups=groups or NO_GROUPS,
             person_properties=person_properties,

@@ -18,6 +18,7 @@ definition ever becomes code.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from functools import partial
 from typing import Any, Final, Optional
 
@@ -52,6 +53,8 @@ _BASE: Final[dict[str, Any]] = {
     "PD": parse_date_text,
     "BAD_DATE": Undecided.INVALID_DATE,
     "BAD_VALUE": Undecided.INVALID_DATE_PROPERTY,
+    "NOT_DATED": Undecided.UNSUPPORTED_DATE_PROPERTY,
+    "DATE": date,
 }
 
 
@@ -193,16 +196,19 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[st
 
 def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
     """``_date_compare`` for a text value, written out: the filter's date (fixed, or "now minus"
-    a relative span, None when out of range), then the value parsed (cached) and compared."""
+    a relative span, None when out of range), then the value parsed (cached) and compared; for
+    a value neither text nor a date, its answer (the filter's date checked first, as there)."""
     compare = "<" if leaf.operator is Operator.IS_DATE_BEFORE else ">"
     if leaf.date_form is _ABSOLUTE_DATE:
         if leaf.date_value is None:
             return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
         names[f"D{name}"] = leaf.date_value
         operand = [f"            o = D{name}"]
+        not_dated = "NOT_DATED"
     else:
         names[f"R{name}"] = leaf.relative
         operand = [f"            o = RO(R{name})"]
+        not_dated = f"BAD_DATE if RO(R{name}) is None else NOT_DATED"
     return [
         "        if type(v) is str:",
         *operand,
@@ -217,8 +223,10 @@ def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list
         f"                        r = d {compare} o",
         "                    except ValueError:",  # an offset of 24 h or more (as _date_compare)
         "                        r = BAD_VALUE",
-        "        else:",
+        "        elif isinstance(v, DATE):",  # a date or a datetime (a subclass of date)
         f"            r = M{name}(L{name}, v)",
+        "        else:",
+        f"            r = {not_dated}",
         *_decided_unless_true(),
     ]
 

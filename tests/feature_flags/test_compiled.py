@@ -7,6 +7,7 @@ definitions and contexts: same value, same undecided reason, same exception clas
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 import pytest
@@ -247,10 +248,12 @@ def test_an_error_in_the_7x_pass_of_the_whole_function_leaves_the_flag_undecided
 
 
 @pytest.mark.parametrize("operator", ["is_date_before", "is_date_after"])
-@pytest.mark.parametrize("operand", ["2024-06-01", "-30d"])
+@pytest.mark.parametrize("operand", ["2024-06-01", "-30d", "9999y"])
 def test_compiled_date_filters_answer_as_match_conditions_on_text_values(operator: str, operand: str) -> None:
-    """The written-out date comparison for text values: a date, a text that is not one, and an
-    offset of 24 h or more (dateutil reads it; comparing it raises ValueError: undecided)."""
+    """The written-out date comparison: a date, a text that is not one, an offset of 24 h or
+    more (dateutil reads it; comparing it raises ValueError: undecided), values that are neither
+    text nor dates (undecided, for a reason that depends on the filter's own date: "9999y" is out
+    of range), dates and datetimes."""
     flag = parse_flag(
         {
             "key": "dated",
@@ -262,9 +265,14 @@ def test_compiled_date_filters_answer_as_match_conditions_on_text_values(operato
     )
     function = conditions_of(flag)
     assert function.__class__.__name__ == "function"
-    values = ["2023-01-01", "2030-01-01T00:00:00Z", "not a date", "2024-01-01 10:00 +2500", 7, None]
+    values: list[Any] = ["2023-01-01", "2030-01-01T00:00:00Z", "not a date", "2024-01-01 10:00 +2500"]
+    values += [7, 2.5, True, [1], {"a": 1}, None, date(2024, 1, 1), datetime(2030, 1, 1, tzinfo=timezone.utc)]
     for value in values:
         properties = {"signup": value}
         ours = _outcome(lambda: function("u", properties, None))  # noqa: B023
         assert ours == _outcome(lambda: match_conditions(flag, "u", properties, None)), value  # noqa: B023
-    assert function("u", {"signup": "2024-01-01 10:00 +2500"}, None) is Undecided.INVALID_DATE_PROPERTY
+    unusable = Undecided.INVALID_DATE if operand == "9999y" else Undecided.INVALID_DATE_PROPERTY
+    assert function("u", {"signup": "2024-01-01 10:00 +2500"}, None) is unusable
+    assert function("u", {"signup": 7}, None) is (
+        Undecided.INVALID_DATE if operand == "9999y" else Undecided.UNSUPPORTED_DATE_PROPERTY
+    )
