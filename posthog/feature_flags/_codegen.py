@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import builtins
 from types import CodeType, FunctionType
-from typing import Any, Final
+from typing import Any, Final, Optional
 
-from .definitions import FlagDefinition
+from .definitions import FlagDefinition, Operator, PropertyFilter
 from .hashing import bucket_memo, memo_bucket
 
-__all__ = ["bucket", "make_function", "return_value"]
+__all__ = ["bucket", "fails_when", "make_function", "return_value"]
 
 _MAX_VARIANTS: Final = 32  # more are picked by select_variant (``SV``)
 
@@ -36,6 +36,34 @@ def make_function(lines: list[str], names: dict[str, Any], label: str) -> Any:
         _CODE[source] = code
     names["__builtins__"] = builtins
     return FunctionType(code.replace(co_filename=f"<{label}>"), names, code.co_name)
+
+
+_TEXT: Final = "(v if type(v) is str else str(v))"
+_CHOICES: Final = {Operator.EXACT: "not in", Operator.IS_NOT: "in"}
+_EQUAL: Final = {Operator.EXACT: "!=", Operator.IS_NOT: "=="}
+_CONTAINS: Final = {Operator.ICONTAINS: "not in", Operator.NOT_ICONTAINS: "in"}
+_SEARCH: Final = {Operator.REGEX: "is None", Operator.NOT_REGEX: "is not None"}
+
+
+def fails_when(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> Optional[str]:
+    """For the commonest text operators (exact and is_not, icontains and not_icontains, regex
+    and not_regex with a valid pattern), the expression of a value ``v`` (given, not None) that
+    holds when the filter does not, as its function in :mod:`.properties` decides it (always a
+    bool); its operand bound as ``C<name>``, ``F<name>`` or ``P<name>``. None for the others."""
+    operator = leaf.operator
+    if operator in _CHOICES:
+        if leaf.folded_choices is not None:
+            names[f"C{name}"] = leaf.folded_choices
+            return f"{_TEXT}.casefold() {_CHOICES[operator]} C{name}"
+        names[f"F{name}"] = leaf.folded
+        return f"{_TEXT}.casefold() {_EQUAL[operator]} F{name}"
+    if operator in _CONTAINS:
+        names[f"F{name}"] = leaf.folded
+        return f"F{name} {_CONTAINS[operator]} {_TEXT}.casefold()"
+    if operator in _SEARCH and leaf.error is None and leaf.pattern is not None:
+        names[f"P{name}"] = leaf.pattern.search
+        return f"P{name}({_TEXT}) {_SEARCH[operator]}"
+    return None
 
 
 def bucket(target: str, flag: FlagDefinition, names: dict[str, Any], salt: str = "") -> list[str]:

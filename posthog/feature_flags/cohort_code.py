@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Optional
 
-from ._codegen import make_function
+from ._codegen import fails_when, make_function
 from .definitions import CohortFilter, MalformedDefinitionError, Operator, PropertyFilter, PropertyGroup
 from .properties import MATCHERS, Undecided
 
@@ -107,7 +107,8 @@ def _leaf(
             return [*lines, "    else:", "        r = NOT_SET"]
         if leaf.operator is not Operator.IS_NOT:
             lines += ["    elif v is None:", "        r = False"]
-        return [*lines, "    else:", f"        r = M{k}(L{k}, v)"]
+        fails = fails_when(f"x{k}", leaf, names)  # written out when it is one of the commonest
+        return [*lines, "    else:", f"        r = not ({fails})" if fails else f"        r = M{k}(L{k}, v)"]
     if type(leaf) is CohortFilter:
         names[f"C{k}"] = _cohort(leaf.cohort_id, cohorts, path)
         return [f"    r = C{k}(p)"]

@@ -22,7 +22,7 @@ from datetime import date
 from functools import partial
 from typing import Any, Final, Optional
 
-from ._codegen import bucket, make_function, return_value
+from ._codegen import bucket, fails_when, make_function, return_value
 from .cohort_code import cohort_test
 from .definitions import (
     CohortFilter,
@@ -143,11 +143,7 @@ def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> 
     return lines + _operator(name, leaf, names)
 
 
-_TEXT: Final = "(v if type(v) is str else str(v))"
-_CHOICES: Final = {Operator.EXACT: "not in", Operator.IS_NOT: "in"}
-_EQUAL: Final = {Operator.EXACT: "!=", Operator.IS_NOT: "=="}
-_CONTAINS: Final = {Operator.ICONTAINS: "not in", Operator.NOT_ICONTAINS: "in"}
-_SEARCH: Final = {Operator.REGEX: "is None", Operator.NOT_REGEX: "is not None"}
+_SEARCH: Final = frozenset({Operator.REGEX, Operator.NOT_REGEX})
 _COMPARISONS: Final = frozenset({Operator.GT, Operator.GTE, Operator.LT, Operator.LTE})
 _DATES: Final = frozenset({Operator.IS_DATE_BEFORE, Operator.IS_DATE_AFTER})
 _ABSOLUTE_DATE: Final = DateForm.ABSOLUTE
@@ -158,25 +154,14 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[st
     """The operator's test: the commonest written out (each as its function in
     :mod:`.properties` decides it, always a bool), the others called."""
     operator = leaf.operator
-    fails: Optional[str] = None  # the test that fails the condition
-    if operator in _CHOICES:
-        if leaf.folded_choices is not None:
-            names[f"C{name}"] = leaf.folded_choices
-            fails = f"{_TEXT}.casefold() {_CHOICES[operator]} C{name}"
-        else:
-            names[f"F{name}"] = leaf.folded
-            fails = f"{_TEXT}.casefold() {_EQUAL[operator]} F{name}"
-    elif operator in _CONTAINS:
-        names[f"F{name}"] = leaf.folded
-        fails = f"F{name} {_CONTAINS[operator]} {_TEXT}.casefold()"
-    elif operator in _SEARCH and leaf.error is None:
-        if leaf.pattern is None:
-            return ["        break"]  # an invalid pattern matches neither regex nor not_regex
-        names[f"P{name}"] = leaf.pattern.search
-        fails = f"P{name}({_TEXT}) {_SEARCH[operator]}"
-    elif operator is Operator.IS_SET:
+    fails = fails_when(name, leaf, names)  # the test that fails the condition
+    if fails is not None:
+        return [f"        if {fails}:", "            break"]
+    if operator in _SEARCH and leaf.error is None and leaf.pattern is None:
+        return ["        break"]  # an invalid pattern matches neither regex nor not_regex
+    if operator is Operator.IS_SET:
         return []  # set and not None: holds
-    elif leaf.compare is not None and operator in _COMPARISONS:
+    if leaf.compare is not None and operator in _COMPARISONS:
         # _compare, for a text value: compared as text (the number is for other values)
         names[f"CMP{name}"], names[f"VT{name}"] = leaf.compare, leaf.value_text
         return [
@@ -187,10 +172,8 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[st
             f"            r = M{name}(L{name}, v)",
             *(f"    {line}" for line in _decided_unless_true()),
         ]
-    elif operator in _DATES and (leaf.date_form is _ABSOLUTE_DATE or leaf.date_form is _RELATIVE_DATE):
+    if operator in _DATES and (leaf.date_form is _ABSOLUTE_DATE or leaf.date_form is _RELATIVE_DATE):
         return _date_filter(name, leaf, names)
-    if fails is not None:
-        return [f"        if {fails}:", "            break"]
     return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
 
 
