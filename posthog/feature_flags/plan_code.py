@@ -72,40 +72,50 @@ def plan_lines(
     for i, (leaves, threshold, override) in enumerate(conditions):
         lines += ["    while True:", "        s = True"]
         never = False  # a filter that is never true: the condition cannot match
+        known = True  # s is surely still True here (no filter has been undecided yet)
         for j, (key, test) in enumerate(leaves):
             constant = _CONSTANT.get(test, test)
             if constant is not test:
                 lines += _constant_filter(f"{x}K{i}_{j}", key, constant, names)
                 never = never or constant is not True
+                known = known and constant is True and key is WHOLE
                 continue
             k, t = f"{x}K{i}_{j}", f"{x}T{i}_{j}"
             names[k], names[t] = key, test
+            still = " and s is True" if not known else ""  # the first undecided filter counts
             if key is WHOLE:  # a cohort: its test reads the properties
                 lines += [
                     f"        r = {t}(p)",
                     "        if r is False:",
                     "            break",
-                    "        if r is not True and s is True:",
-                    "            s = r",  # None, or GIVE_UP: the first undecided filter counts
+                    f"        if r is not True{still}:",
+                    "            s = r",  # None, or GIVE_UP
                 ]
-                continue
-            lines += [
-                f"        v = p.get({k}, A)",
-                "        if v is A:",
-                "            if s is True:",
-                "                s = None",
-                "        else:",
-                f"            r = {t}(v)",
-                "            if r is False:",
-                "                break",  # a filter that fails fails the condition
-                "            if r is not True and s is True:",
-                "                s = None",
-            ]
-        lines += ["        if s is GIVE_UP:", f"            return {undecided}"]  # 7.x gives up on the flag
+            else:
+                absent = (
+                    ["            s = None"]
+                    if known
+                    else ["            if s is True:", "                s = None"]
+                )
+                lines += [
+                    f"        v = p.get({k}, A)",
+                    "        if v is A:",
+                    *absent,
+                    "        else:",
+                    f"            r = {t}(v)",
+                    "            if r is False:",
+                    "                break",  # a filter that fails fails the condition
+                    f"            if r is not True{still}:",
+                    "                s = None",
+                ]
+            known = False
+        if not known:  # (known: every filter surely held, s is True)
+            lines += ["        if s is GIVE_UP:", f"            return {undecided}"]  # 7.x gives up
         if never:  # s is None here: undecided
             lines += ["        und = True", "        break"]
             continue
-        lines += ["        if s is None:", "            und = True", "            break"]
+        if not known:
+            lines += ["        if s is None:", "            und = True", "            break"]
         if threshold is not None and threshold < 1.0:
             names[f"{x}R{i}"] = threshold
             lines += [f"        {line}" for line in bucket("h", flag, names)]
@@ -148,8 +158,8 @@ def _nothing_given(summary: Any, names: dict[str, Any], x: str, undecided: str) 
             may_match.append(" and ".join(f"{x}G{i}_{j} in p" for j in range(len(keys))) or "True")
         if every_plain:
             stays.append(" and ".join(f"{x}G{i}_{j} not in p" for j in range(len(keys))) or "True")
-    if not stays:
-        return []  # never "surely undecided" by keys alone
+    if not stays or "True" in may_match:
+        return []  # never "surely undecided" by keys alone (or some condition may always match)
     may = " or ".join(f"({term})" for term in may_match) or "False"
     none_decided = " or ".join(f"({term})" for term in stays)
     return [f"    if not ({may}):", f"        if {none_decided}:", f"            return {undecided}"]
