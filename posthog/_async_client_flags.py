@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
 
-from ._client_flags import NO_GROUPS, FlagAttributes, check_flag_call
+from ._client_flag_attributes import NO_GROUPS, FlagAttributes, check_flag_call
 from ._context_events import _context_id
 from .types import FeatureFlagResult, FlagsAndPayloads, FlagValue
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any, Optional, Union
 
 from ..request import Transport
-from ..types import FeatureFlag, FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, decode_payload
+from ..types import FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, decode_payload
 from .cache import PathLike
-from .called_events import CalledEvents, called_properties
+from .called_events import CalledEvents
 from .enrichment import EnrichmentCache, flag_properties
 from .evaluation import augment_properties
 from .fleet import SharedDefinitions
@@ -29,6 +29,7 @@ from .remote import (
     listed_only,
     merge_answer,
 )
+from .reports import CalledReports
 from .settings import Emit, FlagSettings
 from .single_code import single_of
 from .source import DefinitionSource
@@ -38,7 +39,7 @@ __all__ = ["FlagResolver"]
 log = logging.getLogger("posthog")
 
 
-class FlagResolver:
+class FlagResolver(CalledReports):
     """Answers flag questions for one client."""
 
     def __init__(
@@ -337,54 +338,6 @@ class FlagResolver:
         return self._fetch(
             self.flags_body(distinct_id, groups or {}, person_properties, group_properties, disable_geoip)
         )
-
-    # --- events ----------------------------------------------------------------------------
-    def report_flag(
-        self,
-        key: str,
-        distinct_id: Any,
-        local_value: Optional[FlagValue],
-        answer: RemoteFlag,
-        groups: Mapping[str, Any],
-        disable_geoip: Optional[bool],
-    ) -> None:
-        """Send ``$feature_flag_called`` for a ``get_feature_flag`` answer (once per user and value)."""
-        value = answer.value if local_value is None else local_value
-        if value is None:
-            return
-        self._report_called(
-            key,
-            distinct_id,
-            value,
-            local_value is not None,
-            groups,
-            disable_geoip,
-            remote_flag=answer.flag,
-            request_id=answer.request_id,
-        )
-
-    def _report_called(
-        self,
-        key: str,
-        distinct_id: Any,
-        value: FlagValue,
-        locally: bool,
-        groups: Mapping[str, Any],
-        disable_geoip: Optional[bool],
-        *,
-        remote_flag: Optional[FeatureFlag] = None,
-        request_id: Optional[str] = None,
-        payload: Any = None,
-    ) -> None:
-        if not self.called_events.first_time(distinct_id, key, value):
-            return
-        props = called_properties(
-            key, value, locally, remote_flag=remote_flag, request_id=request_id, payload=payload
-        )
-        try:
-            self._emit(distinct_id, "$feature_flag_called", props, groups or None, disable_geoip)
-        except Exception:  # reporting exposure must never break a flag call
-            log.debug("could not capture $feature_flag_called", exc_info=True)
 
     def enrichment(
         self,

@@ -121,7 +121,7 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
     if not person and flag.conditions_error is not None and not flag.newer_only_conditions:
         return _unreadable_group(flag, snapshot, names, label)
     # 3.25.0's rules raising: 7.x's pass, as evaluation.evaluate_flag runs it on the walk's path
-    passes = two_passes(flag, snapshot.cohort_table, names, _UNDECIDED_SAID, errors_to_newer=True)
+    passes = two_passes(flag, snapshot.cohort_table, names, _UNDECIDED_SAID)
     if passes is None:
         return None
     if person:

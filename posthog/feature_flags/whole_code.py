@@ -49,7 +49,7 @@ def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]
 
 def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
     names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag, "LE": log_local_error}
-    body = two_passes(flag, cohorts, names, "(None if err is None else LE(KEY, err))", errors_to_newer=True)
+    body = two_passes(flag, cohorts, names, "(None if err is None else LE(KEY, err))")
     if body is None:
         return None
     made: WholeFn = make_function(["def whole(bid, p, cohorts):", *body], names, f"flag {flag.key!r:.80}")
@@ -61,15 +61,11 @@ def two_passes(
     cohorts: Optional[Mapping[str, PropertyGroup]],
     names: dict[str, Any],
     undecided: str = "None",
-    raised: Optional[str] = None,
-    *,
-    errors_to_newer: bool = False,
 ) -> Optional[list[str]]:
     """The lines (of ``bid``, ``p`` and ``cohorts``) that answer the flag: 3.25.0's rules, then,
-    when they leave it undecided, 7.x's plan, where an error means undecided. ``undecided`` is
-    the expression returned when neither decides. An error in 3.25.0's rules reaches the caller;
-    with ``raised``, the function returns that expression instead; with ``errors_to_newer``, 7.x's
-    plan runs, the error bound as ``err`` (which ``undecided`` may read; else None)."""
+    when they leave it undecided or raise, 7.x's plan, where an error means undecided. An error
+    of 3.25.0's rules is bound as ``err`` (else None), which ``undecided``, the expression
+    returned when neither decides, may read. None when either pass cannot be written out."""
     plan = plan_for(flag, cohorts)
     if plan.conditions is None:
         return None
@@ -79,21 +75,13 @@ def two_passes(
     second = plan_lines(plan.conditions, flag, plan.summary, names, "x", undecided)  # 7.x's: x...
     if second is None:
         return None
-    if errors_to_newer:
-        first = [
-            "    err = None",
-            "    try:",
-            *(f"    {line}" for line in first),
-            "    except Exception as exc:",
-            "        err = und = exc",
-        ]
-    elif raised is not None:
-        first = [
-            "    try:",
-            *(f"    {line}" for line in first),
-            "    except Exception:",
-            f"        return {raised}",
-        ]
+    first = [
+        "    err = None",
+        "    try:",
+        *(f"    {line}" for line in first),
+        "    except Exception as exc:",  # 3.25.0's rules raising: 7.x's pass, as evaluate_flag
+        "        err = und = exc",
+    ]
     return [
         *first,
         "    if und is None:",
