@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Final, Optional
+from typing import Any, Final
 
 from ._codegen import make_function
 from .compiled import conditions_of
@@ -44,6 +44,7 @@ AllFlagsFn = Callable[
     None,
 ]
 
+_GIVEN_GROUP: Final = "NOP if o is None else o"  # the group's properties (o), as evaluate_flag reads them
 _CHUNK: Final = 100  # flags per generated function: a huge function compiles slowly
 
 
@@ -159,41 +160,39 @@ def _generic(i: str, flag: FlagDefinition, names: dict[str, Any]) -> list[str]:
 
 
 def _person(i: str, flag: FlagDefinition, snapshot: FlagDefinitions, names: dict[str, Any]) -> list[str]:
-    """Both passes in one call (:mod:`.whole_code`); 7.x's pass after it (``NP``) only when the
-    flag's two passes could not be written as one function."""
+    """Both passes in one call that files the answer (:mod:`.whole_code`); when they could not be
+    written as one, 3.25.0's compiled rules, then 7.x's pass (``NP``) if they leave it undecided."""
     _payloads(i, flag, names)
     whole = whole_of(flag, snapshot.cohort_table)
-    names[f"W{i}"] = whole
-    newer: list[str] = []
-    if whole is conditions_of(flag):  # not written as one: 3.25.0's rules undecided, then 7.x's
-        newer = [
-            "    elif type(r) is U:",
-            f"        r = NP(F{i}, S, did, groups, person, group)",
-            "        if r is None:",
-            f"            und.append(K{i})",
-            "        else:",
-            *_store(i, flag, "            "),
-        ]
-    return _whole_call(i, flag, f"W{i}(did, person, CO)", "    ", newer)
+    if whole is not None:
+        names[f"W{i}"] = whole
+        return _filed(i, flag, f"W{i}(did, person, CO, values, payloads, und)", "    ")
+    names[f"W{i}"] = conditions_of(flag)
+    return [
+        "    try:",
+        f"        r = W{i}(did, person, CO)",
+        "    except Exception:",
+        "        r = RAISED",  # 3.25.0's rules raised: the full path
+        "    if r is True or r is False or type(r) is str:",
+        *_store(i, flag, "        "),
+        "    elif type(r) is U:",
+        f"        r = NP(F{i}, S, did, groups, person, group)",
+        "        if r is None:",
+        f"            und.append(K{i})",
+        "        else:",
+        *_store(i, flag, "            "),
+        "    else:",
+        *_generic_at(i, flag, "        "),
+    ]
 
 
-def _whole_call(
-    i: str, flag: FlagDefinition, call: str, indent: str, more: Optional[list[str]] = None
-) -> list[str]:
-    """``r = call`` (a whole_code function), its answer filed: decided, undecided (None), the
-    branches ``more`` (at this indentation), or anything else (3.25.0's rules raised, say)
-    through the full path."""
+def _filed(i: str, flag: FlagDefinition, call: str, indent: str) -> list[str]:
+    """``call``, a :func:`.whole_code.whole_of` function that files the answer itself; if it
+    raises, the full path (which it never does: its passes catch their errors)."""
     return [
         f"{indent}try:",
-        f"{indent}    r = {call}",
+        f"{indent}    {call}",
         f"{indent}except Exception:",
-        f"{indent}    r = RAISED",
-        f"{indent}if r is True or r is False or type(r) is str:",
-        *_store(i, flag, indent + "    "),
-        f"{indent}elif r is None:",
-        f"{indent}    und.append(K{i})",
-        *(more or []),
-        f"{indent}else:",
         *_generic_at(i, flag, indent + "    "),
     ]
 
@@ -222,11 +221,11 @@ def _group(
     ``flag_paths.group_flag`` when they could not be written as one function."""
     _payloads(i, flag, names)
     whole = whole_of(flag, snapshot.cohort_table)
-    if whole is not conditions_of(flag):
+    if whole is not None:
         names[f"W{i}"] = whole
         given = [
             f"        o = group.get(N{i})",
-            *_whole_call(i, flag, f"W{i}(groups[N{i}], NOP if o is None else o, None)", "        "),
+            *_filed(i, flag, f"W{i}(groups[N{i}], {_GIVEN_GROUP}, None, values, payloads, und)", "        "),
         ]
     else:
         given = [

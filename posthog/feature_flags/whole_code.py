@@ -1,59 +1,111 @@
-"""A person flag's two passes as one function: 3.25.0's rules, then 7.x's plan.
+"""A flag's two passes as one function: 3.25.0's rules, then 7.x's plan.
 
-A person flag that 3.25.0's rules leave undecided gets 7.x's answer (flags.md, last section).
-Run as two compiled functions (:mod:`.compiled`, :mod:`.plan_code`), that is a call from one
-to the other through the caller; written as one function, the second pass starts where the
-first ends. What the function returns:
+A flag that 3.25.0's rules leave undecided gets 7.x's answer (flags.md, last section). Run as
+two compiled functions (:mod:`.compiled`, :mod:`.plan_code`), that is a call from one to the
+other through the caller; written as one function, the second pass starts where the first ends.
 
-- ``True``, ``False`` or a variant: decided, by 3.25.0's rules or else by 7.x's;
-- ``None``: neither decides (7.x's pass raising included, as 7.x's own callers treat it);
-- an :class:`~.properties.Undecided` member: only when the flag's plan cannot be written out
-  (the function is then :func:`.compiled.conditions_of`'s): the caller runs 7.x's pass;
+The function :func:`whole_of` writes files its answer where ``get_all_flags`` collects them
+(:mod:`.snapshot_code`): each of its ``return`` sites knows what it answers, so the value, and the
+payload of a value known when the function is written, are filed there, with no test of what came
+back. What it files:
+
+- ``True``, ``False`` or a variant, and its payload: decided, by 3.25.0's rules or else by 7.x's;
+- the flag's key among the undecided: neither decides (7.x's pass raising included, as 7.x's
+  own callers treat it);
 - where 3.25.0's rules raise, 7.x's pass answers; when it does not decide either, the error is
-  logged (once) as :func:`.evaluation.evaluate_flag` logs it, and the answer is None. Only
-  :func:`.compiled.conditions_of`'s function raises: the caller takes the full path.
+  logged (once) as :func:`.evaluation.evaluate_flag` logs it, and the flag is undecided.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from typing import Any, Optional
+from typing import Any, Final, Optional
 
 from ._codegen import make_function
-from .compiled import condition_lines, conditions_of
+from .compiled import condition_lines
 from .definitions import FlagDefinition, PropertyGroup
-from .evaluation import log_local_error
+from .evaluation import log_local_error, lookup_payload
 from .newer_plan import plan_for
 from .plan_code import plan_lines
 
 __all__ = ["WholeFn", "two_passes", "whole_of"]
 
-#: ``(bucketing_id, properties, cohorts)`` → the flag's answer (see the module's docstring)
-WholeFn = Callable[[object, Mapping[str, Any], Optional[Mapping[str, PropertyGroup]]], Any]
+_Values = dict[str, Any]
+_Cohorts = Optional[Mapping[str, PropertyGroup]]
+#: ``(bucketing_id, properties, cohorts, values, payloads, undecided)``: files the flag's answer
+#: in the three (see the module's docstring)
+WholeFn = Callable[[object, Mapping[str, Any], _Cohorts, _Values, _Values, list[str]], None]
+
+_NOT_WRITTEN: Final = 0  # whole_of's mark, kept on the definition, of a flag not written as one
+_UNDECIDED: Final = "(None if err is None else LE(KEY, err))"  # two_passes' answer when neither decides
+_RETURN: Final = re.compile(r"( *)return(?: (.*))?")
+_NAME: Final = re.compile(r"[A-Za-z_]\w*")
 
 
-def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> WholeFn:
+def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
     """``flag``'s two passes as one function, made on first use and kept on the definition;
-    ``cohorts`` are its snapshot's."""
-    made: Optional[WholeFn] = flag.whole
+    ``cohorts`` are its snapshot's. None when they cannot be written as one: the caller runs
+    :func:`.compiled.conditions_of`'s function, then 7.x's pass."""
+    made: Any = flag.whole
     if made is None:
         try:
             made = _compile(flag, cohorts)
         except Exception:  # whatever cannot be written out keeps the two functions
             made = None
         if made is None:
-            made = conditions_of(flag)
+            made = _NOT_WRITTEN
         object.__setattr__(flag, "whole", made)  # a race writes the same code twice
-    return made
+    return None if made is _NOT_WRITTEN else made
 
 
 def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
-    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag, "LE": log_local_error}
-    body = two_passes(flag, cohorts, names, "(None if err is None else LE(KEY, err))")
+    names: dict[str, Any] = {"KEY": flag.key, "FLAG": flag, "LE": log_local_error, "FP": flag.payloads}
+    body = two_passes(flag, cohorts, names, _UNDECIDED)
     if body is None:
         return None
-    made: WholeFn = make_function(["def whole(bid, p, cohorts):", *body], names, f"flag {flag.key!r:.80}")
+    lines = ["def whole(bid, p, cohorts, out_v, out_p, out_u):"]
+    for line in body:
+        found = _RETURN.fullmatch(line)
+        if found is None:
+            if re.search(r"\breturn\b", line):
+                return None  # a return this cannot rewrite (none is written so)
+            lines.append(line)
+        else:
+            lines += [found.group(1) + filed for filed in _filing(found.group(2) or "None", flag, names)]
+    made: WholeFn = make_function(lines, names, f"flag {flag.key!r:.80}")
     return made
+
+
+def _filing(answer: str, flag: FlagDefinition, names: dict[str, Any]) -> list[str]:
+    """The lines that file ``answer`` (an expression of the function) instead of returning it."""
+    if answer == _UNDECIDED:
+        return ["out_u.append(KEY)", "if err is not None:", "    LE(KEY, err)", "return"]
+    if answer == f"{_UNDECIDED} if und else False":
+        return ["if und:", *_indent(_filing(_UNDECIDED, flag, names)), *_filing("False", flag, names)]
+    value = {"True": True, "False": False}.get(answer, names.get(answer) if _NAME.fullmatch(answer) else None)
+    if value is not None:  # known when written: True, False, a variant or an override
+        lines = [f"out_v[KEY] = {answer}"]
+        payload = lookup_payload(flag, value)
+        if payload:
+            names[f"FQ{answer}"] = payload
+            lines.append(f"out_p[KEY] = FQ{answer}")
+        return [*lines, "return"]
+    return [  # worked out when the function runs
+        f"rv = {answer}",
+        "if rv is None:",
+        "    out_u.append(KEY)",
+        "    return",
+        "out_v[KEY] = rv",
+        "pl = FP.get('true' if rv is True else str(rv))",
+        "if pl:",
+        "    out_p[KEY] = pl",
+        "return",
+    ]
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return [f"    {line}" for line in lines]
 
 
 def two_passes(

@@ -19,6 +19,7 @@ from posthog.feature_flags.evaluation import augment_properties
 from posthog.feature_flags.flag_paths import walk_flags
 from posthog.feature_flags.local import local_flags
 from posthog.feature_flags.snapshot_code import all_flags_of, prepare
+from tests.support.builders import FlagBuilder, prop
 
 
 def _snapshot(definitions: dict[str, Any]) -> FlagDefinitions:
@@ -216,3 +217,42 @@ def test_a_person_flag_whose_3x_rules_raise_gets_7x_answer_and_the_error_is_logg
         "[FEATURE FLAGS] flag raises-then-undecided: error while computing the flag locally: "
         "TypeError(\"'>' not supported between instances of 'list' and 'float'\")"
     ]
+
+
+@pytest.mark.parametrize("group", [False, True])
+def test_a_variant_picked_when_the_flag_runs_is_filed_with_its_payload(group: bool) -> None:
+    """40 variants are more than the written code spells out (``SV`` picks one when it runs):
+    every user gets a variant and that variant's payload (or none), as in the loop; a context
+    without the property is undecided."""
+    builder = FlagBuilder("many").condition([prop("plan", "pro")], rollout=80)
+    builder.variants(*[(f"v{k}", 2.5) for k in range(40)])
+    for k in range(0, 40, 3):
+        builder.payload(f"v{k}", f'{{"variant": {k}}}')
+    builder.payload("true", '"not a variant"')
+    if group:
+        builder.group(0)
+    snapshot = FlagDefinitions.parse([builder.build()], {"0": "company"}, {})
+    seen: set[Any] = set()
+    filed_payloads = 0
+    for index in range(300):
+        plan = "pro" if index % 3 else None
+        properties = {} if plan is None else {"plan": plan}
+        context = {
+            "distinct_id": f"user-{index}",
+            "groups": {"company": f"co-{index}"} if group else {},
+            "person_properties": {} if group else properties,
+            "group_properties": {"company": properties} if group else {},
+        }
+        written, walked = _both(snapshot, context)
+        assert written == walked, context
+        values, payloads, undecided = written
+        if plan is None:
+            assert undecided == ["many"] and not values
+            continue
+        value = dict(values)["many"]
+        seen.add(value)
+        filed_payloads += bool(payloads)
+        has_payload = value is not False and int(value[1:]) % 3 == 0
+        assert dict(payloads) == ({"many": f'{{"variant": {value[1:]}}}'} if has_payload else {})
+    assert False in seen and len(seen) > 20
+    assert filed_payloads > 20
