@@ -95,17 +95,21 @@ def condition_lines(
     if sum(len(condition.properties) for condition in flag.conditions) > _MAX_FILTERS:
         return None
     names.update(_BASE)
-    lines = ["    und = None", "    b = -1.0"]
+    rolled = [c.threshold is not None and c.threshold < 1.0 for c in flag.conditions]  # a hash is at most 1.0
+    lines = ["    und = None"]
+    if sum(rolled) > 1:
+        lines.append("    b = -1.0")  # the hash, worked out by the first condition that reaches its rollout
     for i, condition in enumerate(flag.conditions):
         if condition.error is not None or condition.rollout_error is not None:
             return None
         lines.append("    while True:")
+        first = i == 0  # und is None until the first condition ends (each line that sets it breaks)
         for j, leaf in enumerate(condition.properties):
             name = f"{i}_{j}"
             if type(leaf) is PropertyFilter:
                 names[f"K{name}"], names[f"L{name}"] = leaf.key, leaf
                 names[f"M{name}"] = MATCHERS[leaf.operator]
-                lines += _property_filter(name, leaf, names)
+                lines += _property_filter(name, leaf, names, first)
             elif type(leaf) is CohortFilter:
                 names[f"L{name}"] = leaf
                 test = None if cohorts is None else cohort_test(leaf.cohort_id, cohorts)
@@ -114,33 +118,39 @@ def condition_lines(
                 else:
                     names[f"CT{name}"], names["CTAB"] = test, cohorts
                     lines.append(f"        r = CT{name}(p) if cohorts is CTAB else MC(L{name}, p, cohorts)")
-                lines += _decided_unless_true()
+                lines += _decided_unless_true(first)
             else:
                 return None  # a malformed filter: the interpreted walk raises as 3.25.0 does
-        threshold = condition.threshold
-        if threshold is not None and threshold < 1.0:  # a hash is at most 1.0
-            names[f"T{i}"] = threshold
-            lines += ["        if b < 0.0:", *(f"            {line}" for line in bucket("b", flag, names))]
+        if rolled[i]:
+            names[f"T{i}"] = condition.threshold
+            hashed = bucket("b", flag, names)
+            if any(rolled[:i]):  # an earlier condition may have worked it out
+                lines += ["        if b < 0.0:", *(f"            {line}" for line in hashed)]
+            else:
+                lines += [f"        {line}" for line in hashed]
             lines += [f"        if b > T{i}:", "            break"]
         lines += return_value(i, condition.variant_override, flag, names)
     return lines
 
 
-def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
-    """One property filter, checked as :func:`~.properties.match_leaves` checks it."""
+def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any], first: bool) -> list[str]:
+    """One property filter, checked as :func:`~.properties.match_leaves` checks it; ``first``: in
+    the first condition, where ``und`` is surely None."""
     operator = leaf.operator
-    lines = [
-        f"        v = p.get(K{name}, A)",
-        "        if v is A:",
-        "            if und is None:",
-        "                und = MISSING",
-        "            break",
-    ]
+    lines = [f"        v = p.get(K{name}, A)", "        if v is A:"]
+    lines += _undecided("MISSING", "            ", first)
     if operator is Operator.IS_NOT_SET:
-        return [*lines, "        if und is None:", "            und = NOT_SET", "        break"]
+        return [*lines, *_undecided("NOT_SET", "        ", first)]
     if operator is not Operator.IS_NOT:
         lines += ["        if v is None:", "            break"]
-    return lines + _operator(name, leaf, names)
+    return lines + _operator(name, leaf, names, first)
+
+
+def _undecided(reason: str, indent: str, first: bool) -> list[str]:
+    """The lines that end the condition undecided for ``reason`` (the flag's first reason kept)."""
+    if first:
+        return [f"{indent}und = {reason}", f"{indent}break"]
+    return [f"{indent}if und is None:", f"{indent}    und = {reason}", f"{indent}break"]
 
 
 _SEARCH: Final = frozenset({Operator.REGEX, Operator.NOT_REGEX})
@@ -150,7 +160,7 @@ _ABSOLUTE_DATE: Final = DateForm.ABSOLUTE
 _RELATIVE_DATE: Final = DateForm.RELATIVE
 
 
-def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
+def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any], first: bool) -> list[str]:
     """The operator's test: the commonest written out (each as its function in
     :mod:`.properties` decides it, always a bool), the others called."""
     operator = leaf.operator
@@ -170,21 +180,21 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[st
             "                break",
             "        else:",
             f"            r = M{name}(L{name}, v)",
-            *(f"    {line}" for line in _decided_unless_true()),
+            *(f"    {line}" for line in _decided_unless_true(first)),
         ]
     if operator in _DATES and (leaf.date_form is _ABSOLUTE_DATE or leaf.date_form is _RELATIVE_DATE):
-        return _date_filter(name, leaf, names)
-    return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
+        return _date_filter(name, leaf, names, first)
+    return [f"        r = M{name}(L{name}, v)", *_decided_unless_true(first)]
 
 
-def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
+def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any], first: bool) -> list[str]:
     """``_date_compare`` for a text value, written out: the filter's date (fixed, or "now minus"
     a relative span, None when out of range), then the value parsed (cached) and compared; for
     a value neither text nor a date, its answer (the filter's date checked first, as there)."""
     compare = "<" if leaf.operator is Operator.IS_DATE_BEFORE else ">"
     if leaf.date_form is _ABSOLUTE_DATE:
         if leaf.date_value is None:
-            return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
+            return [f"        r = M{name}(L{name}, v)", *_decided_unless_true(first)]
         names[f"D{name}"] = leaf.date_value
         operand = [f"            o = D{name}"]
         not_dated = "NOT_DATED"
@@ -210,15 +220,15 @@ def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list
         f"            r = M{name}(L{name}, v)",
         "        else:",
         f"            r = {not_dated}",
-        *_decided_unless_true(),
+        *_decided_unless_true(first),
     ]
 
 
-def _decided_unless_true() -> list[str]:
+def _decided_unless_true(first: bool) -> list[str]:
     """A filter that does not hold ends the condition: false, or undecided (the first reason kept)."""
     return [
         "        if r is not True:",
-        "            if r is not False and und is None:",
+        "            if r is not False:" if first else "            if r is not False and und is None:",
         "                und = r",
         "            break",
     ]
