@@ -38,14 +38,15 @@ log = logging.getLogger("posthog")
 SingleFn = Callable[[Any, Mapping[str, Any], Optional[Mapping[str, Any]], Any], Any]
 
 _UNDECIDED_LINE: Final = "flag %s could not be decided locally"
-#: None, said at debug (no call at all when the logger already knows debug is off); after an
-#: error in 3.25.0's rules (``err``), the error logged once and said at debug, as the walk does
-_UNDECIDED_SAID: Final = (
-    "(UE(KEY, err) if err is not None else UL(KEY) if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10) else None)"
-)
+#: whether debug lines are logged, with no call at all when the logger already knows (its cache
+#: of answers, or ``disabled``: a logger that dictConfig disabled never fills that cache)
+_DEBUG_ON: Final = "KNOWN_LEVELS.get(10, True) and not LOG.disabled and DEBUG_ON(10)"
+#: None, said at debug; after an error in 3.25.0's rules (``err``), the error logged once and
+#: said at debug, as the walk does
+_UNDECIDED_SAID: Final = f"(UE(KEY, err) if err is not None else UL(KEY) if {_DEBUG_ON} else None)"
 #: the lines that say at debug why the flag is not decided locally (``WHY``), as the walk says it
 _WHY_SAID: Final = [
-    "    if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
+    f"    if {_DEBUG_ON}:",
     "        LD('flag %s could not be decided locally: %s', KEY, WHY)",
 ]
 
@@ -53,7 +54,7 @@ _WHY_SAID: Final = [
 #: a group flag whose group was not passed: off, said at debug as evaluate_flag says it
 _GROUP_NOT_GIVEN: Final = [
     "    if NAME not in groups:",
-    "        if KNOWN_LEVELS.get(10, True) and DEBUG_ON(10):",
+    f"        if {_DEBUG_ON}:",
     "            LD('[FEATURE FLAGS] group flag %s needs group %r, which was not passed', KEY, NAME)",
     "        return False",
 ]
@@ -93,6 +94,7 @@ def _compile(flag: FlagDefinition, snapshot: FlagDefinitions) -> Optional[Single
         "FULL": partial(walk_flag, snapshot, flag),
         "UL": _undecided,
         "UE": _undecided_after,
+        "LOG": log,
         "DEBUG_ON": log.isEnabledFor,
         # the logger's own answers to isEnabledFor, which logging clears when a level changes
         # (CPython keeps them in Logger._cache; without it, isEnabledFor is asked every time)
