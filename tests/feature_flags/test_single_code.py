@@ -134,6 +134,28 @@ def test_an_undecided_flag_is_said_at_debug(caplog: pytest.LogCaptureFixture) ->
         assert single("u1", {}, {"email": "x"}, None) is None
     assert "flag f could not be decided locally" in caplog.text
 
+    # a disabled logger (dictConfig disables the loggers it does not name) says nothing and is
+    # not asked (it never fills the cache of answers read first); enabled again, it is asked
+    logger = logging.getLogger("posthog")
+    asked: list[int] = []
+    real = logger.isEnabledFor
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logger, "isEnabledFor", lambda level: asked.append(level) or real(level))
+        fresh = prepare(FlagDefinitions.parse([snapshot.flag_table["f"].raw]))
+        single = single_of(fresh.flag_table["f"], fresh)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="posthog"):
+            logger._cache.clear()  # as a change of level does
+            logger.disabled = True
+            asked.clear()
+            try:
+                assert single("u1", {}, {"email": "x"}, None) is None
+                assert caplog.text == "" and asked == []
+            finally:
+                logger.disabled = False
+            assert single("u1", {}, {"email": "x"}, None) is None
+    assert asked and "flag f could not be decided locally" in caplog.text
+
 
 def test_a_group_flag_whose_rules_raise_gets_7x_answer() -> None:
     """Comparing a list with a number raises in 3.25.0's rules: the flag is then decided by
