@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from . import _pid
 from ._client_flag_attributes import NO_GROUPS, FlagAttributes, check_flag_call
 from ._context_events import _context_id
 from ._kill_switch import ENV_DATA, ENV_KEY
@@ -109,8 +110,8 @@ class FlagMethods(FlagAttributes):
         # the local answer of flags.get_feature_flag, inlined (the hottest call of the SDK)
         source = flags.source
         snapshot = source.snapshot
-        if snapshot is None or source.poller is not None:
-            snapshot = source.current()
+        if snapshot is None or (source.poller_pid != _pid.PID and source.poller is not None):
+            snapshot = source.current()  # the first load, or a forked child's poller to start
         flag = None if snapshot is None else snapshot.flag_table.get(key)
         value: Optional[FlagValue] = None
         if flag is not None:

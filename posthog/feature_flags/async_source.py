@@ -72,13 +72,13 @@ class AsyncDefinitionSource(DefinitionSource):
             if (
                 task is not None
                 and not task.done()
-                and self._poller_pid == os.getpid()
+                and self.poller_pid == os.getpid()
                 and not task.get_loop().is_closed()
             ):
                 return
             if not self.settings.personal_api_key:
                 return
-            self._poller_pid = os.getpid()
+            self.poller_pid = os.getpid()
             self._poll_task = loop.create_task(self._poll_forever(), name="posthog.poller")
 
     @property

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
+from .. import _pid
 from ..request import Transport
 from ..types import FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, decode_payload
 from .cache import PathLike
@@ -158,8 +159,8 @@ class FlagResolver(CalledReports):
         """One flag's value; see the 3.x contract in flags.md §6."""
         source = self.source
         snapshot = source.snapshot
-        if snapshot is None or source.poller is not None:
-            snapshot = source.current()
+        if snapshot is None or (source.poller_pid != _pid.PID and source.poller is not None):
+            snapshot = source.current()  # the first load, or a forked child's poller to start
         flag = None if snapshot is None else snapshot.flag_table.get(key)
         value: Optional[FlagValue] = None
         if flag is not None:
@@ -296,8 +297,8 @@ class FlagResolver(CalledReports):
         person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
         source = self.source
         snapshot = source.snapshot
-        if snapshot is None or source.poller is not None:
-            snapshot = source.current()
+        if snapshot is None or (source.poller_pid != _pid.PID and source.poller is not None):
+            snapshot = source.current()  # the first load, or a forked child's poller to start
         values, payloads, keys = local_flags(snapshot, distinct_id, groups, person, group)
         if keys != [] and not only_evaluate_locally and not source.local_only:  # may_ask
             try:

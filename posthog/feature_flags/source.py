@@ -55,7 +55,8 @@ class DefinitionSource:
         self._lock = threading.Lock()
         self._first_attempt = threading.Event()
         self._loaded = threading.Event()  # set once a snapshot exists
-        self._poller_pid = -1
+        #: the process whose poller runs (-1: none); a flag call reads it to skip :meth:`current`
+        self.poller_pid = -1
         self._failure_delays: Optional[Iterator[float]] = None
         self._logged_failure: Optional[str] = None
         self.poller: Optional[Poller] = None
@@ -102,7 +103,7 @@ class DefinitionSource:
         """The loaded snapshot, waiting (at most the flag timeout) for a first load in progress."""
         snapshot = self.snapshot
         if snapshot is not None:
-            if self.poller is not None and self._poller_pid != _pid.PID:
+            if self.poller is not None and self.poller_pid != _pid.PID:
                 self.ensure_polling()  # forked child: keep the snapshot, restart polling
             return snapshot
         settings = self.settings
@@ -165,13 +166,13 @@ class DefinitionSource:
             return
         with self._lock:
             pid = os.getpid()
-            if self.poller is not None and self._poller_pid == pid and self.poller.is_alive():
+            if self.poller is not None and self.poller_pid == pid and self.poller.is_alive():
                 return
             settings = self.settings
             if not settings.personal_api_key:
                 return
             self.poller = Poller(settings.poll_interval, self._poll)
-            self._poller_pid = pid
+            self.poller_pid = pid
             self.poller.start()
 
     def _poll(self) -> Optional[float]:
