@@ -96,8 +96,8 @@ def _filing(answer: str, flag: FlagDefinition, names: dict[str, Any]) -> list[st
         "if rv is None:",
         "    out_u.append(KEY)",
         "    return",
+        "pl = FP.get('true' if rv is True else str(rv))",  # before anything is filed
         "out_v[KEY] = rv",
-        "pl = FP.get('true' if rv is True else str(rv))",
         "if pl:",
         "    out_p[KEY] = pl",
         "return",
