@@ -41,6 +41,8 @@ _NOT_WRITTEN: Final = 0  # whole_of's mark, kept on the definition, of a flag no
 _UNDECIDED: Final = "(None if err is None else LE(KEY, err))"  # two_passes' answer when neither decides
 _RETURN: Final = re.compile(r"( *)return(?: (.*))?")
 _NAME: Final = re.compile(r"[A-Za-z_]\w*")
+#: the names a line of the passes binds (an assignment, ``except ... as``, a ``for`` target)
+_LOCAL: Final = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)|\bas ([A-Za-z_]\w*)|\bfor ([A-Za-z_]\w*) in\b")
 
 
 def whole_of(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]]) -> Optional[WholeFn]:
@@ -65,6 +67,9 @@ def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]
     if body is None:
         return None
     lines = ["def whole(bid, p, cohorts, out_v, out_p, out_u):"]
+    local = {"bid", "p", "cohorts"}
+    local.update(name for line in body for found in _LOCAL.findall(line) for name in found if name)
+    constants = {name: value for name, value in names.items() if name not in local}
     for line in body:
         found = _RETURN.fullmatch(line)
         if found is None:
@@ -72,7 +77,9 @@ def _compile(flag: FlagDefinition, cohorts: Optional[Mapping[str, PropertyGroup]
                 return None  # a return this cannot rewrite (none is written so)
             lines.append(line)
         else:
-            lines += [found.group(1) + filed for filed in _filing(found.group(2) or "None", flag, names)]
+            filing = _filing(found.group(2) or "None", flag, constants)
+            lines += [found.group(1) + filed for filed in filing]
+    names.update(constants)  # with the payloads the filing bound
     made: WholeFn = make_function(lines, names, f"flag {flag.key!r:.80}")
     return made
 
