@@ -103,13 +103,12 @@ def condition_lines(
         if condition.error is not None or condition.rollout_error is not None:
             return None
         lines.append("    while True:")
-        first = i == 0  # und is None until the first condition ends (each line that sets it breaks)
         for j, leaf in enumerate(condition.properties):
             name = f"{i}_{j}"
             if type(leaf) is PropertyFilter:
                 names[f"K{name}"], names[f"L{name}"] = leaf.key, leaf
                 names[f"M{name}"] = MATCHERS[leaf.operator]
-                lines += _property_filter(name, leaf, names, first)
+                lines += _property_filter(name, leaf, names)
             elif type(leaf) is CohortFilter:
                 names[f"L{name}"] = leaf
                 test = None if cohorts is None else cohort_test(leaf.cohort_id, cohorts)
@@ -118,7 +117,7 @@ def condition_lines(
                 else:
                     names[f"CT{name}"], names["CTAB"] = test, cohorts
                     lines.append(f"        r = CT{name}(p) if cohorts is CTAB else MC(L{name}, p, cohorts)")
-                lines += _decided_unless_true(first)
+                lines += _decided_unless_true()
             else:
                 return None  # a malformed filter: the interpreted walk raises as 3.25.0 does
         if rolled[i]:
@@ -133,24 +132,21 @@ def condition_lines(
     return lines
 
 
-def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any], first: bool) -> list[str]:
-    """One property filter, checked as :func:`~.properties.match_leaves` checks it; ``first``: in
-    the first condition, where ``und`` is surely None."""
+def _property_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
+    """One property filter, checked as :func:`~.properties.match_leaves` checks it."""
     operator = leaf.operator
-    lines = [f"        v = p.get(K{name}, A)", "        if v is A:"]
-    lines += _undecided("MISSING", "            ", first)
+    lines = [
+        f"        v = p.get(K{name}, A)",
+        "        if v is A:",
+        "            if und is None:",
+        "                und = MISSING",
+        "            break",
+    ]
     if operator is Operator.IS_NOT_SET:
-        return [*lines, *_undecided("NOT_SET", "        ", first)]
+        return [*lines, "        if und is None:", "            und = NOT_SET", "        break"]
     if operator is not Operator.IS_NOT:
         lines += ["        if v is None:", "            break"]
-    return lines + _operator(name, leaf, names, first)
-
-
-def _undecided(reason: str, indent: str, first: bool) -> list[str]:
-    """The lines that end the condition undecided for ``reason`` (the flag's first reason kept)."""
-    if first:
-        return [f"{indent}und = {reason}", f"{indent}break"]
-    return [f"{indent}if und is None:", f"{indent}    und = {reason}", f"{indent}break"]
+    return lines + _operator(name, leaf, names)
 
 
 _SEARCH: Final = frozenset({Operator.REGEX, Operator.NOT_REGEX})
@@ -160,7 +156,7 @@ _ABSOLUTE_DATE: Final = DateForm.ABSOLUTE
 _RELATIVE_DATE: Final = DateForm.RELATIVE
 
 
-def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any], first: bool) -> list[str]:
+def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
     """The operator's test: the commonest written out (each as its function in
     :mod:`.properties` decides it, always a bool), the others called."""
     operator = leaf.operator
@@ -180,21 +176,21 @@ def _operator(name: str, leaf: PropertyFilter, names: dict[str, Any], first: boo
             "                break",
             "        else:",
             f"            r = M{name}(L{name}, v)",
-            *(f"    {line}" for line in _decided_unless_true(first)),
+            *(f"    {line}" for line in _decided_unless_true()),
         ]
     if operator in _DATES and (leaf.date_form is _ABSOLUTE_DATE or leaf.date_form is _RELATIVE_DATE):
-        return _date_filter(name, leaf, names, first)
-    return [f"        r = M{name}(L{name}, v)", *_decided_unless_true(first)]
+        return _date_filter(name, leaf, names)
+    return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
 
 
-def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any], first: bool) -> list[str]:
+def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any]) -> list[str]:
     """``_date_compare`` for a text value, written out: the filter's date (fixed, or "now minus"
     a relative span, None when out of range), then the value parsed (cached) and compared; for
     a value neither text nor a date, its answer (the filter's date checked first, as there)."""
     compare = "<" if leaf.operator is Operator.IS_DATE_BEFORE else ">"
     if leaf.date_form is _ABSOLUTE_DATE:
         if leaf.date_value is None:
-            return [f"        r = M{name}(L{name}, v)", *_decided_unless_true(first)]
+            return [f"        r = M{name}(L{name}, v)", *_decided_unless_true()]
         names[f"D{name}"] = leaf.date_value
         operand = [f"            o = D{name}"]
         not_dated = "NOT_DATED"
@@ -220,15 +216,15 @@ def _date_filter(name: str, leaf: PropertyFilter, names: dict[str, Any], first: 
         f"            r = M{name}(L{name}, v)",
         "        else:",
         f"            r = {not_dated}",
-        *_decided_unless_true(first),
+        *_decided_unless_true(),
     ]
 
 
-def _decided_unless_true(first: bool) -> list[str]:
+def _decided_unless_true() -> list[str]:
     """A filter that does not hold ends the condition: false, or undecided (the first reason kept)."""
     return [
         "        if r is not True:",
-        "            if r is not False:" if first else "            if r is not False and und is None:",
+        "            if r is not False and und is None:",
         "                und = r",
         "            break",
     ]

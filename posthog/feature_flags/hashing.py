@@ -78,9 +78,7 @@ def memo_bucket(memo: dict[Any, float], flag_key: str, bucketing_id: object, sal
     int (other ids are kept by their text, as :func:`hash_bucket` keeps them)."""
     if type(bucketing_id) is not str and type(bucketing_id) is not int:
         return hash_bucket(flag_key, bucketing_id, salt)
-    # _bucket_of, inlined: an id met for the first time is most of a cold flag call's cost
-    text = f"{flag_key}.{bucketing_id}{salt}"
-    bucket: float = (_FIRST_8_BYTES(_sha1(text.encode()).digest())[0] >> 4) / LONG_SCALE
+    bucket = _bucket_of(f"{flag_key}.{bucketing_id}{salt}")
     if len(memo) >= _MEMO_LIMIT:
         memo.clear()
     memo[bucketing_id] = bucket

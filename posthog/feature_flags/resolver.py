@@ -11,7 +11,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Optional, Union
 
-from .. import _pid
 from ..request import Transport
 from ..types import FeatureFlagResult, FlagsAndPayloads, FlagsResponse, FlagValue, decode_payload
 from .cache import PathLike
@@ -157,10 +156,7 @@ class FlagResolver(CalledReports):
         disable_geoip: Optional[bool],
     ) -> Optional[FlagValue]:
         """One flag's value; see the 3.x contract in flags.md §6."""
-        source = self.source
-        snapshot = source.snapshot
-        if snapshot is None or (source.poller_pid != _pid.PID and source.poller is not None):
-            snapshot = source.current()  # the first load, or a forked child's poller to start
+        snapshot = self.source.current()
         flag = None if snapshot is None else snapshot.flag_table.get(key)
         value: Optional[FlagValue] = None
         if flag is not None:
@@ -296,9 +292,7 @@ class FlagResolver(CalledReports):
         """Every flag; only what is undecided locally is asked of the server."""
         person, group = augment_properties(distinct_id, groups, person_properties, group_properties)
         source = self.source
-        snapshot = source.snapshot
-        if snapshot is None or (source.poller_pid != _pid.PID and source.poller is not None):
-            snapshot = source.current()  # the first load, or a forked child's poller to start
+        snapshot = source.current()
         values, payloads, keys = local_flags(snapshot, distinct_id, groups, person, group)
         if keys != [] and not only_evaluate_locally and not source.local_only:  # may_ask
             try:

@@ -126,8 +126,8 @@ def match_affix(operator: Operator, filter_value: Any, value: Any) -> Optional[b
     """``starts_with`` / ``ends_with`` and their negations, ignoring case (lower-cased); None
     for a value JSON cannot spell."""
     try:
-        text = (value if isinstance(value, str) else _json_text(value)).lower()
-        affix = (filter_value if isinstance(filter_value, str) else _json_text(filter_value)).lower()
+        text = (value if isinstance(value, str) else json_text(value)).lower()
+        affix = (filter_value if isinstance(filter_value, str) else json_text(filter_value)).lower()
     except (TypeError, ValueError):
         return None
     if operator is Operator.STARTS_WITH:
@@ -139,10 +139,6 @@ def match_affix(operator: Operator, filter_value: Any, value: Any) -> Optional[b
     return not text.endswith(affix)
 
 
+#: JSON's spelling of a value, TypeError/ValueError for one it cannot spell (``inf`` too):
 #: ``json.dumps(value, ensure_ascii=False, allow_nan=False)``, without making an encoder per call
 json_text: Final[Callable[[Any], str]] = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-
-
-def _json_text(value: Any) -> str:
-    """JSON's spelling of a value; TypeError/ValueError for one it cannot spell (``inf`` too)."""
-    return json_text(value)
