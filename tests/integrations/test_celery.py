@@ -326,8 +326,10 @@ def test_the_workers_send_their_events_from_worker_process_shutdown(run: Run) ->
     assert run.worker_events_before_stop == []  # the worker's client never sent on its own
     assert run.exit_codes == {"main": 0, "quiet": 0}
     # every task body ran once and its event arrived (the untracked one has its own event name),
-    # the retried one twice
-    assert len(run.named("task work")) == len(run.ids) - 1 + (0 if run.stalled_retry else 1)
+    # the retried one twice; a retry found stalled may still run while the workers stop
+    flaky = len(run.work("flaky", 1))
+    assert flaky == 2 or (run.stalled_retry and flaky == 1)
+    assert len(run.named("task work")) == len(run.ids) - 2 + flaky
     for log in run.logs.values():
         assert "PostHog Celery integration" not in log  # none of our handlers failed
 
